@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages SlabDB's build and tests need, when they are missing.
+# Safe to run again: it installs nothing that is already there.
+set -euo pipefail
+
+need=()
+python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
+command -v make >/dev/null || need+=(make)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "system-deps: missing ${need[*]}; run as root or install them: apt-get install ${need[*]}" >&2
+  exit 1
+fi
+echo "system-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${need[@]}"

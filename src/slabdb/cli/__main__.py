@@ -1,0 +1,3 @@
+from slabdb.cli.main import main
+
+main()

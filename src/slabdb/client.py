@@ -1,0 +1,194 @@
+"""The embedded database: ``slabdb.connect(url)`` gives a :class:`Client`.
+
+Method names and keyword arguments follow the official ``pinecone`` SDK's
+``Pinecone`` class, so code moves between the two unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slabdb import validation
+from slabdb.catalog import IndexCatalog, IndexConfig, namespace_key
+from slabdb.compaction.runner import IndexSpec
+from slabdb.config import EngineConfig
+from slabdb.engine.maintenance import BackgroundWorker
+from slabdb.engine.namespace import Namespace
+from slabdb.errors import ClosedError, InvalidArgumentError, PermissionDeniedError
+from slabdb.index import Index
+from slabdb.storage import ObjectStore, open_store
+from slabdb.types import IndexModel
+
+
+class IndexList(list[IndexModel]):
+    """What ``list_indexes`` returns: a list of IndexModel with ``names()``."""
+
+    def names(self) -> list[str]:
+        return [m.name for m in self]
+
+    @property
+    def indexes(self) -> list[IndexModel]:
+        return list(self)
+
+
+class Client:
+    """An open SlabDB database (local directory, memory or S3)."""
+
+    def __init__(self, store: ObjectStore, config: EngineConfig | None = None) -> None:
+        self.store = store
+        self.config = config or EngineConfig()
+        self.catalog = IndexCatalog(store)
+        self._lock = threading.RLock()
+        self._namespaces: dict[tuple[str, str, str], Namespace] = {}
+        self._closed = False
+        self.executor = ThreadPoolExecutor(
+            max_workers=self.config.query_threads, thread_name_prefix="slabdb-query"
+        )
+        self._worker: BackgroundWorker | None = None
+        if self.config.background:
+            self._worker = BackgroundWorker(self.config, self.open_namespaces)
+            self._worker.start()
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def close(self, flush: bool = True) -> None:
+        """Stop background work; with ``flush``, write memtables to slabs for a fast reopen."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._worker is not None:
+            self._worker.stop()
+        if flush:
+            for ns in self.open_namespaces():
+                ns.flush()
+        self.executor.shutdown(wait=True)
+        self.store.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError("this SlabDB client is closed")
+
+    # --- namespaces (engine handles) -----------------------------------------------------------
+    def open_namespaces(self) -> list[Namespace]:
+        with self._lock:
+            return list(self._namespaces.values())
+
+    def namespace(self, cfg: IndexConfig, ns: str, create: bool) -> Namespace | None:
+        """The engine of one namespace, opened on first use (None if absent and not ``create``)."""
+        self._check_open()
+        key = (cfg.name, cfg.incarnation, ns)
+        with self._lock:
+            engine = self._namespaces.get(key)
+            if engine is not None:
+                return engine
+            if not create and ns not in self.catalog.namespaces(cfg):
+                return None
+            if create:
+                self.catalog.register_namespace(cfg, ns)
+            spec = IndexSpec(dimension=cfg.dimension, metric=cfg.metric, vector_type=cfg.vector_type)
+            on_frozen = None if self._worker is None else self._worker.wake
+            engine = Namespace(
+                self.store, cfg.data_prefix + namespace_key(ns) + "/", spec, self.config, on_frozen
+            )
+            self._namespaces[key] = engine
+            return engine
+
+    def forget_namespace(self, cfg: IndexConfig, ns: str) -> None:
+        with self._lock:
+            self._namespaces.pop((cfg.name, cfg.incarnation, ns), None)
+
+    # --- control plane ------------------------------------------------------------------------
+    def create_index(
+        self,
+        name: str,
+        dimension: int | None = None,
+        metric: str = "cosine",
+        spec: Any = None,
+        vector_type: str = "dense",
+        deletion_protection: str = "disabled",
+        tags: dict[str, str] | None = None,
+        timeout: int | None = None,
+    ) -> IndexModel:
+        """Create an index (``spec`` and ``timeout`` are accepted for SDK compatibility)."""
+        self._check_open()
+        validation.index_name(name)
+        if vector_type == "sparse" and metric == "cosine" and dimension is None:
+            metric = "dotproduct"
+        dim, metric, vector_type = validation.index_shape(dimension, metric, vector_type)
+        _deletion_protection(deletion_protection)
+        cfg = self.catalog.create(name, dim, metric, vector_type, deletion_protection, tags)
+        return self._model(cfg)
+
+    def describe_index(self, name: str) -> IndexModel:
+        self._check_open()
+        return self._model(self.catalog.get(name))
+
+    def list_indexes(self) -> IndexList:
+        self._check_open()
+        return IndexList(self._model(c) for c in self.catalog.list())
+
+    def has_index(self, name: str) -> bool:
+        self._check_open()
+        return name in {c.name for c in self.catalog.list()}
+
+    def configure_index(
+        self, name: str, deletion_protection: str | None = None, tags: dict[str, str] | None = None
+    ) -> IndexModel:
+        self._check_open()
+        changes: dict[str, Any] = {}
+        if deletion_protection is not None:
+            changes["deletion_protection"] = _deletion_protection(deletion_protection)
+        if tags is not None:
+            merged = {**self.catalog.get(name).tags, **tags}
+            changes["tags"] = {k: v for k, v in merged.items() if v != ""}
+        return self._model(self.catalog.update(name, **changes))
+
+    def delete_index(self, name: str, timeout: int | None = None) -> None:
+        self._check_open()
+        cfg = self.catalog.get(name)
+        if cfg.deletion_protection == "enabled":
+            raise PermissionDeniedError(
+                f"deletion protection is enabled for index {name!r}; disable it with configure_index first"
+            )
+        self.catalog.delete(name)
+        with self._lock:
+            for key in [k for k in self._namespaces if k[0] == name and k[1] == cfg.incarnation]:
+                self._namespaces.pop(key)
+        self.catalog.drop_index_data(cfg)
+
+    def Index(self, name: str = "", host: str = "", **_: Any) -> Index:  # noqa: N802 - SDK name
+        """A handle on one index's data plane."""
+        self._check_open()
+        if not name:
+            raise InvalidArgumentError("Index() needs the index name")
+        return Index(self, self.catalog.get(name))
+
+    def _model(self, cfg: IndexConfig) -> IndexModel:
+        return IndexModel(
+            name=cfg.name,
+            dimension=cfg.dimension,
+            metric=cfg.metric,
+            vector_type=cfg.vector_type,
+            host=f"embedded://{cfg.name}",
+            deletion_protection=cfg.deletion_protection,
+            tags=dict(cfg.tags) or None,
+        )
+
+
+def _deletion_protection(value: str) -> str:
+    if value not in ("enabled", "disabled"):
+        raise InvalidArgumentError(f"deletion_protection must be 'enabled' or 'disabled', got {value!r}")
+    return value
+
+
+def connect(url: str = "./data", *, config: EngineConfig | None = None, **store_options: Any) -> Client:
+    """Open a database: a directory path, ``memory://`` or ``s3://bucket/prefix``."""
+    return Client(open_store(url, **store_options), config)

@@ -1,0 +1,136 @@
+"""Background upkeep of open namespaces: flush, compaction, garbage collection, refresh.
+
+Nothing here blocks writers or readers: compaction builds its slab from immutable
+readers, publishes by compare-and-swap and swaps the view; readers holding an older
+view keep their slab readers in memory.  Objects no manifest references any more
+(replaced slabs, checkpointed WAL entries, slabs orphaned by a crash) are deleted
+only once they are older than the grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from slabdb.compaction.planner import CompactionPlanner
+from slabdb.compaction.runner import build_slab, merge_versions
+from slabdb.config import EngineConfig
+from slabdb.engine.namespace import Namespace
+from slabdb.wal.log import lsn_of_key
+
+log = logging.getLogger(__name__)
+
+
+def planner_for(config: EngineConfig) -> CompactionPlanner:
+    return CompactionPlanner(
+        fanout=config.level_fanout,
+        max_inputs=config.compaction_max_inputs,
+        max_level=config.max_level,
+    )
+
+
+def compact_once(ns: Namespace) -> bool:
+    """Run the most urgent compaction task of ``ns``; False if there was none."""
+    with ns.maintenance_lock:
+        manifest = ns.manifest
+        task = planner_for(ns.config).plan(manifest)
+        if task is None:
+            return False
+        readers = ns.readers()
+        inputs = [readers[slab_id] for slab_id in task.inputs]
+        versions = merge_versions(inputs, drop_tombstones=task.drop_tombstones)
+        built = build_slab(ns.prefix, ns.spec, task.output_level, versions)
+        if built is not None:
+            ns.store.put_if_absent(built.entry.key, built.data)
+        published = ns.publish_compaction(task.inputs, None if built is None else built.entry)
+        if not published and built is not None:
+            ns.store.delete(built.entry.key)
+        log.info(
+            "compaction %s: %d slabs -> L%d (%d records)",
+            "done" if published else "abandoned",
+            len(task.inputs),
+            task.output_level,
+            len(versions),
+        )
+        return True
+
+
+def compact_until_idle(ns: Namespace, max_tasks: int = 1000) -> int:
+    """Run compaction tasks until the planner has none; returns how many ran."""
+    done = 0
+    while done < max_tasks and compact_once(ns):
+        done += 1
+    return done
+
+
+def collect_garbage(ns: Namespace, grace_seconds: float, now: datetime | None = None) -> int:
+    """Delete unreferenced slabs and checkpointed WAL objects older than the grace period."""
+    now = now or datetime.now(UTC)
+    manifest = ns.manifest
+    live = manifest.slab_keys()
+    deleted = 0
+    for meta in list(ns.store.list(f"{ns.prefix}slabs/")):
+        age = (now - meta.last_modified).total_seconds()
+        if meta.key not in live and age > grace_seconds:
+            ns.store.delete(meta.key)
+            deleted += 1
+    for meta in list(ns.store.list(f"{ns.prefix}wal/")):
+        if lsn_of_key(meta.key) > manifest.checkpoint_lsn:
+            break
+        if (now - meta.last_modified).total_seconds() > grace_seconds:
+            ns.store.delete(meta.key)
+            deleted += 1
+    return deleted
+
+
+class BackgroundWorker:
+    """One daemon thread that keeps every open namespace flushed, compacted and fresh."""
+
+    def __init__(self, config: EngineConfig, namespaces: Callable[[], Iterable[Namespace]]) -> None:
+        self._config = config
+        self._namespaces = namespaces
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="slabdb-maintenance", daemon=True)
+        self._last_gc: dict[str, float] = {}
+        self.errors = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self, _ns: Namespace | None = None) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        interval = self._config.background_interval_seconds
+        while not self._stop.is_set():
+            self._wake.wait(interval)
+            self._wake.clear()
+            for ns in list(self._namespaces()):
+                if self._stop.is_set():
+                    return
+                try:
+                    self._tend(ns)
+                except Exception:  # keep the worker alive; the next round retries
+                    self.errors += 1
+                    log.exception("background maintenance failed for %s", ns.prefix)
+
+    def _tend(self, ns: Namespace) -> None:
+        ns.flush_frozen()
+        compact_once(ns)
+        now = time.monotonic()
+        if now - ns.refreshed_at > self._config.refresh_interval_seconds:
+            ns.refresh()
+        gc_every = max(self._config.gc_grace_seconds / 4, 1.0)
+        if now - self._last_gc.get(ns.prefix, 0.0) > gc_every:
+            self._last_gc[ns.prefix] = now
+            collect_garbage(ns, self._config.gc_grace_seconds)

@@ -1,0 +1,366 @@
+"""One namespace's storage engine: WAL, memtables, slabs, manifest.
+
+Write path: operations are encoded, appended to the WAL at a fresh LSN (durable on
+return), then applied to the active memtable; only then is the write acknowledged.
+Concurrent writers are grouped into one WAL entry (:class:`GroupCommitter`).
+
+The active memtable is frozen at ``flush_records`` ids; frozen memtables are flushed
+oldest first to L0 slabs and the manifest is published by compare-and-swap.  On a
+lost race the manifest is re-read and the flush re-planned.  Compaction and garbage
+collection run from :mod:`slabdb.engine.maintenance`.
+
+Reads take an immutable :class:`NamespaceView` (memtable snapshots + slab readers),
+cached until the next change, so they never hold the lock while searching.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slabdb.compaction.runner import IndexSpec, build_slab
+from slabdb.config import EngineConfig
+from slabdb.engine.group_commit import GroupCommitter
+from slabdb.engine.sources import MemtableSource, SlabSource, Source
+from slabdb.engine.view import NamespaceView
+from slabdb.errors import ConflictError, ObjectNotFoundError
+from slabdb.filters import parse_filter
+from slabdb.lsm.manifest import ManifestRecord, ManifestStore, SlabEntry
+from slabdb.memtable import Memtable, RecordVersion
+from slabdb.ops import (
+    DeleteAllOp,
+    DeleteByFilterOp,
+    DeleteOp,
+    Op,
+    UpdateByFilterOp,
+    UpdateOp,
+    UpsertOp,
+    WalEntry,
+)
+from slabdb.slab import SlabReader
+from slabdb.storage.base import ObjectStore
+from slabdb.wal import WalWriter, encode_ops, read_wal
+
+_MAX_FROZEN_BEFORE_INLINE_FLUSH = 4
+"""Backpressure: a writer flushes itself when this many memtables wait."""
+
+
+class Namespace:
+    """The engine of one namespace of one index."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        prefix: str,
+        spec: IndexSpec,
+        config: EngineConfig,
+        on_frozen: Callable[[Namespace], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.spec = spec
+        self.config = config
+        self._on_frozen = on_frozen
+        self._lock = threading.RLock()
+        self._flush_lock = threading.Lock()
+        self.maintenance_lock = threading.Lock()
+        self._manifests = ManifestStore(store, prefix)
+        self._readers: dict[str, SlabReader] = {}
+        self._manifest = ManifestRecord()
+        self._etag: str | None = None
+        self._active = Memtable(self._dim)
+        self._frozen: list[Memtable] = []  # newest first
+        self._applied_lsn = 0
+        self._view: NamespaceView | None = None
+        self._synced_at = 0.0
+        self.refreshed_at = 0.0
+        self._writer = WalWriter(store, prefix, next_lsn=1)
+        self._committer = GroupCommitter(self._commit)
+        self.refresh()
+
+    @property
+    def _dim(self) -> int | None:
+        return self.spec.dimension if self.spec.vector_type == "dense" else None
+
+    # --- state ---------------------------------------------------------------------------
+    @property
+    def manifest(self) -> ManifestRecord:
+        return self._manifest
+
+    @property
+    def applied_lsn(self) -> int:
+        return self._applied_lsn
+
+    def readers(self) -> dict[str, SlabReader]:
+        with self._lock:
+            return dict(self._readers)
+
+    def view(self) -> NamespaceView:
+        with self._lock:
+            if self._view is None:
+                sources: list[Source] = [MemtableSource(self._active.snapshot(), self.spec.vector_type)]
+                sources += [MemtableSource(m.snapshot(), self.spec.vector_type) for m in self._frozen]
+                for entry in reversed(self._manifest.slabs):
+                    sources.append(SlabSource(self._readers[entry.id], entry.id))
+                self._view = NamespaceView(sources)
+            return self._view
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            levels: dict[int, int] = {}
+            for s in self._manifest.slabs:
+                levels[s.level] = levels.get(s.level, 0) + 1
+            return {
+                "applied_lsn": self._applied_lsn,
+                "checkpoint_lsn": self._manifest.checkpoint_lsn,
+                "memtable_records": len(self._active),
+                "frozen_memtables": len(self._frozen),
+                "slabs_per_level": levels,
+            }
+
+    # --- manifest adoption ------------------------------------------------------------------
+    def _load_readers(self, manifest: ManifestRecord) -> dict[str, SlabReader]:
+        with self._lock:
+            known = dict(self._readers)
+        out: dict[str, SlabReader] = {}
+        for entry in manifest.slabs:
+            reader = known.get(entry.id)
+            if reader is None:
+                reader = SlabReader.from_bytes(self.store.get(entry.key).data)
+            out[entry.id] = reader
+        return out
+
+    def adopt(self, manifest: ManifestRecord, etag: str | None) -> None:
+        """Install a newer manifest; drop memtable versions its checkpoint covers."""
+        readers = self._load_readers(manifest)
+        with self._lock:
+            if manifest.version < self._manifest.version:
+                return
+            self._manifest, self._etag, self._readers = manifest, etag, readers
+            cp = manifest.checkpoint_lsn
+            self._frozen = [m.pruned(cp) for m in self._frozen if m.max_lsn > cp]
+            self._frozen = [m for m in self._frozen if not m.is_empty]
+            self._active = self._active.pruned(cp)
+            self._applied_lsn = max(self._applied_lsn, cp)
+            self._writer.next_lsn = max(self._writer.next_lsn, cp + 1)
+            self._view = None
+
+    def refresh(self) -> None:
+        """Catch up with the store: newer manifest, then WAL entries after what we applied."""
+        manifest, etag = self._manifests.load()
+        if etag != self._etag and manifest.version >= self._manifest.version:
+            self.adopt(manifest, etag)
+        with self._lock:
+            entries = list(read_wal(self.store, self.prefix, after_lsn=self._applied_lsn))
+            self._apply_entries(entries)
+            self._writer.next_lsn = max(self._writer.next_lsn, self._applied_lsn + 1)
+            self._synced_at = self.refreshed_at = time.monotonic()
+
+    # --- write path ------------------------------------------------------------------------
+    def write(self, ops: list[Op]) -> list[Any]:
+        """Log and apply ``ops``; returns one result per op once durable and visible."""
+        results = self._committer.submit(ops)
+        self._after_write()
+        return results
+
+    def _commit(self, batches: list[list[Op]]) -> list[list[Any]]:
+        """Group commit: all waiting batches become one WAL entry."""
+        ops = [op for batch in batches for op in batch]
+        data = encode_ops(ops)
+        with self._lock:
+            if time.monotonic() - self._synced_at > self.config.gc_grace_seconds / 2:
+                self.refresh()
+            lsn = self._writer.append(data, on_foreign=self._apply_entries)
+            self._synced_at = time.monotonic()
+            flat = self._apply(WalEntry(lsn=lsn, ops=ops))
+            if len(self._active) >= self.config.flush_records:
+                self._freeze()
+        out: list[list[Any]] = []
+        i = 0
+        for batch in batches:
+            out.append(flat[i : i + len(batch)])
+            i += len(batch)
+        return out
+
+    def _after_write(self) -> None:
+        with self._lock:
+            waiting = len(self._frozen)
+        if waiting == 0:
+            return
+        if not self.config.background or waiting >= _MAX_FROZEN_BEFORE_INLINE_FLUSH:
+            self.flush_frozen()
+        elif self._on_frozen is not None:
+            self._on_frozen(self)
+
+    def _apply_entries(self, entries: list[WalEntry]) -> None:
+        with self._lock:
+            for entry in entries:
+                if entry.lsn > self._applied_lsn:
+                    self._apply(entry)
+
+    def _current(self, record_id: str) -> RecordVersion | None:
+        for mem in (self._active, *self._frozen):
+            version = mem.latest(record_id)
+            if version is not None:
+                return None if version.deleted else version
+            if mem.cleared:
+                return None
+        best: RecordVersion | None = None
+        for entry in self._manifest.slabs:
+            src = SlabSource(self._readers[entry.id], entry.id)
+            row = src.row_of(record_id)
+            if row is not None and (best is None or src.lsn_at(row) > best.lsn):
+                best = src.version(row)
+        return None if best is None or best.deleted else best
+
+    def _matching_ids(self, filter_: dict[str, Any]) -> list[str]:
+        self._view = None
+        return self.view().matching_ids(parse_filter(filter_))
+
+    def _apply(self, entry: WalEntry) -> list[Any]:
+        """Resolve and apply one entry at its LSN (deterministic: replay gives the same)."""
+        lsn, mem, results = entry.lsn, self._active, []
+        for op in entry.ops:
+            if isinstance(op, UpsertOp):
+                for i, rid in enumerate(op.ids):
+                    mem.put(
+                        RecordVersion(
+                            id=rid,
+                            lsn=lsn,
+                            vector=None if op.vectors is None else op.vectors[i],
+                            metadata=op.metadata[i] if op.metadata else None,
+                            sparse=None if op.sparse is None else op.sparse[i],
+                        )
+                    )
+                results.append(len(op.ids))
+            elif isinstance(op, UpdateOp):
+                cur = self._current(op.id)
+                if cur is not None:
+                    mem.put(_updated(cur, lsn, op.values, op.set_metadata, op.sparse))
+                results.append(0 if cur is None else 1)
+            elif isinstance(op, UpdateByFilterOp):
+                ids = self._matching_ids(op.filter)
+                for rid in ids:
+                    cur = self._current(rid)
+                    if cur is not None:
+                        mem.put(_updated(cur, lsn, None, op.set_metadata, None))
+                results.append(len(ids))
+            elif isinstance(op, DeleteOp | DeleteByFilterOp):
+                ids = op.ids if isinstance(op, DeleteOp) else self._matching_ids(op.filter)
+                gone = 0
+                for rid in ids:
+                    if self._current(rid) is not None:
+                        mem.put(RecordVersion(id=rid, lsn=lsn, deleted=True))
+                        gone += 1
+                results.append(gone)
+            elif isinstance(op, DeleteAllOp):
+                mem.clear(lsn)
+                results.append(None)
+            self._view = None
+        mem.mark_applied(lsn)
+        self._applied_lsn = max(self._applied_lsn, lsn)
+        self._view = None
+        return results
+
+    def _freeze(self) -> None:
+        with self._lock:
+            if self._active.is_empty:
+                return
+            self._frozen.insert(0, self._active)
+            self._active = Memtable(self._dim)
+            self._active.max_lsn = self._applied_lsn
+            self._view = None
+
+    # --- flush ------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Freeze the active memtable and write every frozen one to an L0 slab."""
+        self._freeze()
+        self.flush_frozen()
+
+    def flush_frozen(self) -> None:
+        with self._flush_lock:
+            while True:
+                with self._lock:
+                    if not self._frozen:
+                        return
+                    mem = self._frozen[-1]
+                self._flush_one(mem)
+
+    def _flush_one(self, mem: Memtable) -> None:
+        built = build_slab(self.prefix, self.spec, 0, mem.latest_versions())
+        if built is not None:
+            self.store.put_if_absent(built.entry.key, built.data)
+            self._readers_preload(built.entry, built.data)
+        entry = None if built is None else built.entry
+        while True:
+            with self._lock:
+                manifest, etag = self._manifest, self._etag
+            if manifest.checkpoint_lsn >= mem.max_lsn:  # another process flushed these LSNs
+                if entry is not None:
+                    self.store.delete(entry.key)
+                break
+            new = manifest.with_flush(entry, mem.max_lsn, mem.cleared)
+            try:
+                new_etag = self._manifests.publish(new, etag)
+            except ConflictError:
+                self.adopt(*self._manifests.load())
+                continue
+            self.adopt(new, new_etag)
+            break
+        with self._lock:
+            if mem in self._frozen:
+                self._frozen.remove(mem)
+                self._view = None
+
+    def _readers_preload(self, entry: SlabEntry, data: bytes) -> None:
+        reader = SlabReader.from_bytes(data)
+        with self._lock:
+            self._readers.setdefault(entry.id, reader)
+
+    def publish_compaction(self, inputs: tuple[str, ...], output: SlabEntry | None) -> bool:
+        """Swap ``inputs`` for ``output`` in the manifest; False if the inputs are gone."""
+        while True:
+            with self._lock:
+                manifest, etag = self._manifest, self._etag
+            new = manifest.with_compaction(inputs, output)
+            if new is None:
+                return False
+            try:
+                new_etag = self._manifests.publish(new, etag)
+            except ConflictError:
+                self.adopt(*self._manifests.load())
+                continue
+            self.adopt(new, new_etag)
+            return True
+
+    def delete_all_data(self) -> None:
+        """Remove every object of this namespace (used by delete_namespace and delete_index)."""
+        self.store.delete_prefix(self.prefix)
+
+    def has_data(self) -> bool:
+        try:
+            self.store.head(self._manifests.key)
+            return True
+        except ObjectNotFoundError:
+            return any(True for _ in self.store.list(f"{self.prefix}wal/"))
+
+
+def _updated(
+    cur: RecordVersion,
+    lsn: int,
+    values: Any,
+    set_metadata: dict[str, Any] | None,
+    sparse: Any,
+) -> RecordVersion:
+    metadata = cur.metadata
+    if set_metadata:
+        metadata = {**(metadata or {}), **set_metadata}
+    return RecordVersion(
+        id=cur.id,
+        lsn=lsn,
+        vector=cur.vector if values is None else values,
+        metadata=metadata,
+        sparse=cur.sparse if sparse is None else sparse,
+    )

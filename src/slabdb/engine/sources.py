@@ -1,0 +1,181 @@
+"""Read sources: one uniform interface over memtable snapshots and slabs.
+
+A namespace view is a tuple of sources, newest first.  Each source answers for the
+versions it holds; deciding which version of an id is current (highest LSN across
+sources, tombstones hide) is the view's job.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pyroaring import BitMap
+
+from slabdb.filters import Expr, matches
+from slabdb.memtable import MemtableSnapshot, RecordVersion
+from slabdb.ops import SparseVector
+from slabdb.query.scoring import dense_scores, sparse_dot, top_k_rows
+from slabdb.slab import SlabReader
+
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+
+
+class Source(ABC):
+    """Record versions from one memtable snapshot or one slab."""
+
+    cleared: bool = False
+    """True if a delete-all happened here: every older source is hidden."""
+
+    @abstractmethod
+    def lsn_of(self, record_id: str) -> int | None:
+        """LSN of this source's newest version of the id (tombstones too), or None."""
+
+    @abstractmethod
+    def row_of(self, record_id: str) -> int | None:
+        """Row of this source's newest version of the id, or None."""
+
+    @abstractmethod
+    def version(self, row: int) -> RecordVersion:
+        """The record version at ``row``."""
+
+    @abstractmethod
+    def id_at(self, row: int) -> str: ...
+
+    @abstractmethod
+    def lsn_at(self, row: int) -> int: ...
+
+    @abstractmethod
+    def search(
+        self, vector: F32 | None, sparse: SparseVector | None, metric: str, k: int, expr: Expr | None
+    ) -> tuple[I64, F32]:
+        """Rows and scores of the best ``k`` live matching rows here, best first."""
+
+    @abstractmethod
+    def latest_rows(self) -> Iterator[tuple[str, int, bool, int]]:
+        """(id, lsn, deleted, row) of this source's newest version of each id."""
+
+    @abstractmethod
+    def matching_rows(self, expr: Expr | None) -> set[int]:
+        """Live rows whose metadata matches ``expr`` (all live rows if None)."""
+
+
+class MemtableSource(Source):
+    def __init__(self, snap: MemtableSnapshot, vector_type: str) -> None:
+        self.snap = snap
+        self.cleared = snap.cleared
+        self._vector_type = vector_type
+
+    def lsn_of(self, record_id: str) -> int | None:
+        row = self.snap.latest.get(record_id)
+        return None if row is None else int(self.snap.lsns[row])
+
+    def row_of(self, record_id: str) -> int | None:
+        return self.snap.latest.get(record_id)
+
+    def version(self, row: int) -> RecordVersion:
+        return self.snap.version(row)
+
+    def id_at(self, row: int) -> str:
+        return self.snap.ids[row]
+
+    def lsn_at(self, row: int) -> int:
+        return int(self.snap.lsns[row])
+
+    def _live_rows(self) -> I64:
+        return np.flatnonzero(~(self.snap.superseded | self.snap.deleted)).astype(np.int64)
+
+    def matching_rows(self, expr: Expr | None) -> set[int]:
+        rows = self._live_rows()
+        if expr is None:
+            return {int(r) for r in rows}
+        md = self.snap.metadata
+        return {int(r) for r in rows if matches(expr, md[r])}
+
+    def search(
+        self, vector: F32 | None, sparse: SparseVector | None, metric: str, k: int, expr: Expr | None
+    ) -> tuple[I64, F32]:
+        rows = self._live_rows()
+        if expr is not None:
+            md = self.snap.metadata
+            rows = np.asarray([r for r in rows if matches(expr, md[r])], dtype=np.int64)
+        if len(rows) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        if vector is not None and self.snap.vectors is not None and self._vector_type == "dense":
+            assert self.snap.norms is not None
+            scores = dense_scores(self.snap.vectors[rows], self.snap.norms[rows], vector, metric)
+        else:
+            scores = np.zeros(len(rows), dtype=np.float32)
+        if sparse is not None:
+            sp = self.snap.sparse
+            scores = scores + np.asarray([sparse_dot(sparse, sp[r]) for r in rows], dtype=np.float32)
+        best = top_k_rows(scores, k, metric)
+        return rows[best], scores[best].astype(np.float32)
+
+    def latest_rows(self) -> Iterator[tuple[str, int, bool, int]]:
+        snap = self.snap
+        for record_id, row in snap.latest.items():
+            yield record_id, int(snap.lsns[row]), bool(snap.deleted[row]), row
+
+
+class SlabSource(Source):
+    def __init__(self, reader: SlabReader, slab_id: str) -> None:
+        self.reader = reader
+        self.slab_id = slab_id
+
+    def lsn_of(self, record_id: str) -> int | None:
+        row = self.reader.id_to_row.get(record_id)
+        return None if row is None else int(self.reader.lsns[row])
+
+    def row_of(self, record_id: str) -> int | None:
+        return self.reader.id_to_row.get(record_id)
+
+    def version(self, row: int) -> RecordVersion:
+        r = self.reader
+        deleted = bool(r.deleted[row])
+        vec = None if r.vectors is None or deleted else r.vectors[row]
+        return RecordVersion(
+            id=r.ids[row],
+            lsn=int(r.lsns[row]),
+            deleted=deleted,
+            vector=vec,
+            metadata=None if deleted else r.metadata(row),
+            sparse=None if deleted else r.sparse(row),
+        )
+
+    def id_at(self, row: int) -> str:
+        return self.reader.ids[row]
+
+    def lsn_at(self, row: int) -> int:
+        return int(self.reader.lsns[row])
+
+    def _allow(self, expr: Expr | None) -> BitMap | None:
+        return None if expr is None else self.reader.filter_bitmap(expr)
+
+    def matching_rows(self, expr: Expr | None) -> set[int]:
+        allow = self.reader.live if expr is None else self.reader.filter_bitmap(expr)
+        return set(allow)
+
+    def search(
+        self, vector: F32 | None, sparse: SparseVector | None, metric: str, k: int, expr: Expr | None
+    ) -> tuple[I64, F32]:
+        return self.reader.search(vector=vector, sparse=sparse, metric=metric, k=k, allow=self._allow(expr))
+
+    def latest_rows(self) -> Iterator[tuple[str, int, bool, int]]:
+        r = self.reader
+        lsns = r.lsns
+        deleted = r.deleted
+        for row, record_id in enumerate(r.ids):
+            yield record_id, int(lsns[row]), bool(deleted[row]), row
+
+
+def describe(source: Source) -> dict[str, Any]:
+    """A small description for debugging and stats."""
+    if isinstance(source, SlabSource):
+        return {"kind": "slab", "id": source.slab_id, "rows": source.reader.n}
+    assert isinstance(source, MemtableSource)
+    return {"kind": "memtable", "rows": source.snap.n, "cleared": source.cleared}

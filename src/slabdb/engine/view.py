@@ -1,0 +1,169 @@
+"""An immutable read view of one namespace: its sources, newest first.
+
+The view decides which version of an id is current: the one with the highest LSN
+across sources; a tombstone hides it.  A delete-all (a *cleared* memtable) hides
+every source older than it.
+
+Query is scatter-gather: every source returns its local top-k among live rows that
+match the filter; a candidate counts only if no newer source holds a newer version
+of its id.  A source whose top-k lost candidates that way is asked again for more
+(doubling) until it has ``k`` current candidates or runs out, so the merged result
+is the exact top-k among current records.  Filters apply inside each source, never
+after: if ``k`` records match, ``k`` come back.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from slabdb.engine.sources import Source
+from slabdb.filters import Expr
+from slabdb.memtable import RecordVersion
+from slabdb.ops import SparseVector
+from slabdb.query.scoring import higher_is_better
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One query result: the current version of a record and its score."""
+
+    score: float
+    version: RecordVersion
+
+
+def _visible(sources: Sequence[Source]) -> tuple[Source, ...]:
+    out: list[Source] = []
+    for src in sources:
+        out.append(src)
+        if src.cleared:
+            break
+    return tuple(out)
+
+
+class NamespaceView:
+    """Sources of one namespace at one moment, newest first."""
+
+    def __init__(self, sources: Sequence[Source]) -> None:
+        self.sources = _visible(sources)
+
+    # --- point reads -------------------------------------------------------------------
+    def current(self, record_id: str) -> RecordVersion | None:
+        """The current live version of ``record_id``, or None if absent or deleted."""
+        best: tuple[int, Source, int] | None = None
+        for src in self.sources:
+            row = src.row_of(record_id)
+            if row is None:
+                continue
+            lsn = src.lsn_at(row)
+            if best is None or lsn > best[0]:
+                best = (lsn, src, row)
+        if best is None:
+            return None
+        version = best[1].version(best[2])
+        return None if version.deleted else version
+
+    def _is_current(self, position: int, record_id: str, lsn: int) -> bool:
+        for src in self.sources[:position]:
+            newer = src.lsn_of(record_id)
+            if newer is not None and newer > lsn:
+                return False
+        return True
+
+    # --- whole-namespace reads -----------------------------------------------------------
+    @functools.cached_property
+    def _live(self) -> dict[str, tuple[int, int]]:
+        """id -> (source position, row) of every current live record."""
+        best: dict[str, tuple[int, int, int, bool]] = {}
+        for pos, src in enumerate(self.sources):
+            for record_id, lsn, deleted, row in src.latest_rows():
+                seen = best.get(record_id)
+                if seen is None or lsn > seen[0]:
+                    best[record_id] = (lsn, pos, row, deleted)
+        return {rid: (pos, row) for rid, (_lsn, pos, row, deleted) in best.items() if not deleted}
+
+    @functools.cached_property
+    def sorted_ids(self) -> list[str]:
+        return sorted(self._live)
+
+    @property
+    def count(self) -> int:
+        return len(self._live)
+
+    def matching_ids(self, expr: Expr | None) -> list[str]:
+        """Ids of current live records whose metadata matches ``expr``, sorted."""
+        if expr is None:
+            return self.sorted_ids
+        live = self._live
+        out: list[str] = []
+        for pos, src in enumerate(self.sources):
+            for row in src.matching_rows(expr):
+                rid = src.id_at(row)
+                if live.get(rid) == (pos, row):
+                    out.append(rid)
+        return sorted(out)
+
+    # --- similarity search -------------------------------------------------------------
+    def query(
+        self,
+        *,
+        vector: F32 | None,
+        sparse: SparseVector | None,
+        metric: str,
+        top_k: int,
+        expr: Expr | None,
+        executor: Executor | None = None,
+    ) -> list[Hit]:
+        """The exact top-k current records matching ``expr``, best first."""
+        if top_k <= 0 or not self.sources:
+            return []
+
+        def search_one(pos: int, k: int) -> tuple[list[tuple[float, int]], bool]:
+            src = self.sources[pos]
+            rows, scores = src.search(vector, sparse, metric, k, expr)
+            current = [
+                (float(s), int(r))
+                for r, s in zip(rows, scores, strict=True)
+                if self._is_current(pos, src.id_at(int(r)), src.lsn_at(int(r)))
+            ]
+            return current, len(rows) < k
+
+        def gather(pos: int) -> list[tuple[float, int]]:
+            k = top_k
+            while True:
+                current, exhausted = search_one(pos, k)
+                if len(current) >= top_k or exhausted:
+                    return current[:top_k]
+                k *= 2
+
+        run: Callable[[int], list[tuple[float, int]]] = gather
+        positions = range(len(self.sources))
+        if executor is not None and len(self.sources) > 1:
+            per_source = list(executor.map(run, positions))
+        else:
+            per_source = [run(p) for p in positions]
+
+        sign = 1.0 if higher_is_better(metric) else -1.0
+        merged: list[tuple[float, str, int, int]] = []
+        for pos, hits in enumerate(per_source):
+            src = self.sources[pos]
+            for score, row in hits:
+                merged.append((score, src.id_at(row), pos, row))
+        merged.sort(key=lambda h: (-sign * h[0], h[1]))
+        out: list[Hit] = []
+        seen: set[str] = set()
+        for score, rid, pos, row in merged:
+            if rid in seen:
+                continue
+            seen.add(rid)
+            out.append(Hit(score=score, version=self.sources[pos].version(row)))
+            if len(out) == top_k:
+                break
+        return out

@@ -1,0 +1,135 @@
+"""The namespace manifest: which slabs are live, and up to which LSN they hold the WAL.
+
+There is one manifest object per namespace, ``<prefix>manifest.json``.  It is only
+ever replaced by compare-and-swap on its ETag (created by create-if-absent), so two
+processes can never fork it: the loser of a race re-reads and re-plans.
+
+Slabs are listed oldest first.  Every record version with LSN at or below
+``checkpoint_lsn`` is in some listed slab (or was superseded or deleted); WAL entries
+above it are replayed into the memtable on open.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from slabdb.errors import (
+    CorruptionError,
+    ObjectExistsError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+)
+from slabdb.storage.base import ObjectStore
+
+MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class SlabEntry:
+    """A live slab as the manifest records it."""
+
+    id: str
+    key: str
+    level: int
+    count: int
+    live_count: int
+    min_lsn: int
+    max_lsn: int
+    size_bytes: int
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> SlabEntry:
+        return cls(**{k: raw[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class ManifestRecord:
+    """One immutable manifest version."""
+
+    version: int = 0
+    checkpoint_lsn: int = 0
+    slabs: tuple[SlabEntry, ...] = field(default_factory=tuple)
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "format": MANIFEST_FORMAT,
+            "version": self.version,
+            "checkpoint_lsn": self.checkpoint_lsn,
+            "slabs": [asdict(s) for s in self.slabs],
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str = "manifest") -> ManifestRecord:
+        try:
+            raw = json.loads(data)
+            if raw.get("format") != MANIFEST_FORMAT:
+                raise CorruptionError(f"{where}: unsupported format {raw.get('format')!r}")
+            return cls(
+                version=int(raw["version"]),
+                checkpoint_lsn=int(raw["checkpoint_lsn"]),
+                slabs=tuple(SlabEntry.from_dict(s) for s in raw["slabs"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CorruptionError(f"{where}: undecodable ({exc})") from exc
+
+    # --- pure transitions -----------------------------------------------------------
+    def with_flush(self, slab: SlabEntry | None, checkpoint_lsn: int, cleared: bool) -> ManifestRecord:
+        """Add a flushed L0 slab (a delete-all flush first drops every older slab)."""
+        slabs = () if cleared else self.slabs
+        if slab is not None:
+            slabs = (*slabs, slab)
+        return replace(
+            self,
+            version=self.version + 1,
+            checkpoint_lsn=max(self.checkpoint_lsn, checkpoint_lsn),
+            slabs=slabs,
+        )
+
+    def with_compaction(self, inputs: tuple[str, ...], output: SlabEntry | None) -> ManifestRecord | None:
+        """Replace the contiguous run of ``inputs`` by ``output``; None if they are not all here."""
+        ids = [s.id for s in self.slabs]
+        try:
+            start = ids.index(inputs[0])
+        except ValueError:
+            return None
+        if tuple(ids[start : start + len(inputs)]) != inputs:
+            return None
+        middle = () if output is None else (output,)
+        slabs = (*self.slabs[:start], *middle, *self.slabs[start + len(inputs) :])
+        return replace(self, version=self.version + 1, slabs=slabs)
+
+    def slab_keys(self) -> set[str]:
+        return {s.key for s in self.slabs}
+
+
+class ManifestStore:
+    """Reads and compare-and-swap publishes one namespace's manifest."""
+
+    def __init__(self, store: ObjectStore, prefix: str) -> None:
+        self._store = store
+        self.key = f"{prefix}manifest.json"
+
+    def load(self) -> tuple[ManifestRecord, str | None]:
+        """The current manifest and its ETag (an empty manifest and None if none yet)."""
+        try:
+            got = self._store.get(self.key)
+        except ObjectNotFoundError:
+            return ManifestRecord(), None
+        return ManifestRecord.from_bytes(got.data, where=self.key), got.etag
+
+    def publish(self, record: ManifestRecord, expected_etag: str | None) -> str | None:
+        """Install ``record`` if the manifest is still at ``expected_etag``.
+
+        Raises ConflictError (PreconditionFailedError or ObjectExistsError's
+        conflict) when another writer published first: re-load and re-plan.
+        """
+        data = record.to_bytes()
+        if expected_etag is None:
+            try:
+                return self._store.put_if_absent(self.key, data)
+            except ObjectExistsError as exc:
+                raise PreconditionFailedError(f"{self.key} was created concurrently") from exc
+        return self._store.put_if_match(self.key, data, expected_etag)

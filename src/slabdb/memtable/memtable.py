@@ -1,0 +1,195 @@
+"""The freshness layer: recent record versions in memory, searched by brute force.
+
+A :class:`Memtable` is append-only: a new version of an id adds a row and marks the
+old row superseded.  Readers never look at the live structure; they take a
+:class:`MemtableSnapshot` (cached until the next write), so queries run without
+holding the namespace lock while writers go on appending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from slabdb.ops import SparseVector
+from slabdb.query.scoring import vector_norms
+
+F32 = npt.NDArray[np.float32]
+_INITIAL_CAPACITY = 256
+
+
+@dataclass(frozen=True)
+class RecordVersion:
+    """One version of one record; ``deleted`` versions are tombstones."""
+
+    id: str
+    lsn: int
+    deleted: bool = False
+    vector: F32 | None = None
+    metadata: dict[str, Any] | None = None
+    sparse: SparseVector | None = None
+
+
+@dataclass(frozen=True)
+class MemtableSnapshot:
+    """An immutable view of a memtable's first ``n`` rows."""
+
+    ids: list[str]
+    lsns: npt.NDArray[np.int64]
+    deleted: npt.NDArray[np.bool_]
+    superseded: npt.NDArray[np.bool_]
+    vectors: F32 | None
+    norms: F32 | None
+    metadata: list[dict[str, Any] | None]
+    sparse: list[SparseVector | None]
+    latest: dict[str, int]
+    cleared: bool
+    max_lsn: int
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def version(self, row: int) -> RecordVersion:
+        return RecordVersion(
+            id=self.ids[row],
+            lsn=int(self.lsns[row]),
+            deleted=bool(self.deleted[row]),
+            vector=None if self.vectors is None else self.vectors[row],
+            metadata=self.metadata[row],
+            sparse=self.sparse[row],
+        )
+
+
+class Memtable:
+    """Mutable, append-only record versions of one namespace (guarded by its lock)."""
+
+    def __init__(self, dimension: int | None) -> None:
+        self._dim = dimension
+        self._ids: list[str] = []
+        self._lsns = np.zeros(_INITIAL_CAPACITY, dtype=np.int64)
+        self._deleted = np.zeros(_INITIAL_CAPACITY, dtype=np.bool_)
+        self._superseded = np.zeros(_INITIAL_CAPACITY, dtype=np.bool_)
+        self._vectors: F32 | None = (
+            None if dimension is None else np.zeros((_INITIAL_CAPACITY, dimension), dtype=np.float32)
+        )
+        self._norms = np.zeros(_INITIAL_CAPACITY, dtype=np.float32)
+        self._metadata: list[dict[str, Any] | None] = []
+        self._sparse: list[SparseVector | None] = []
+        self._latest: dict[str, int] = {}
+        self.clear_lsn: int | None = None
+        self.max_lsn = 0
+        self.min_row_lsn = 0
+        self._snapshot: MemtableSnapshot | None = None
+
+    @property
+    def cleared(self) -> bool:
+        """True if a delete-all was applied here: every older source is hidden."""
+        return self.clear_lsn is not None
+
+    def __len__(self) -> int:
+        """Distinct ids held (the flush trigger)."""
+        return len(self._latest)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self._latest and not self.cleared
+
+    def _grow(self) -> None:
+        cap = len(self._lsns) * 2
+        self._lsns = np.resize(self._lsns, cap)
+        self._deleted = np.resize(self._deleted, cap)
+        self._superseded = np.resize(self._superseded, cap)
+        self._norms = np.resize(self._norms, cap)
+        if self._vectors is not None:
+            grown = np.zeros((cap, self._vectors.shape[1]), dtype=np.float32)
+            grown[: len(self._ids)] = self._vectors[: len(self._ids)]
+            self._vectors = grown
+
+    def put(self, rec: RecordVersion) -> None:
+        """Add one version; it supersedes any earlier version of the id."""
+        row = len(self._ids)
+        if row == len(self._lsns):
+            self._grow()
+        old = self._latest.get(rec.id)
+        if old is not None:
+            self._superseded[old] = True
+        self._ids.append(rec.id)
+        self._lsns[row] = rec.lsn
+        self._deleted[row] = rec.deleted
+        self._superseded[row] = False
+        if self._vectors is not None:
+            if rec.vector is not None:
+                self._vectors[row] = rec.vector
+                self._norms[row] = vector_norms(rec.vector.reshape(1, -1))[0]
+            else:
+                self._vectors[row] = 0.0
+                self._norms[row] = 0.0
+        self._metadata.append(rec.metadata)
+        self._sparse.append(rec.sparse)
+        self._latest[rec.id] = row
+        self.max_lsn = max(self.max_lsn, rec.lsn)
+        self.min_row_lsn = rec.lsn if row == 0 else min(self.min_row_lsn, rec.lsn)
+        self._snapshot = None
+
+    def put_many(self, recs: list[RecordVersion]) -> None:
+        for rec in recs:
+            self.put(rec)
+
+    def mark_applied(self, lsn: int) -> None:
+        """Note that every entry up to ``lsn`` has been applied (even if it changed nothing)."""
+        self.max_lsn = max(self.max_lsn, lsn)
+
+    def clear(self, lsn: int) -> None:
+        """A delete-all at ``lsn``: drop every row and hide all older sources."""
+        self.__init__(self._dim)  # type: ignore[misc]
+        self.clear_lsn = lsn
+        self.max_lsn = lsn
+
+    def latest(self, record_id: str) -> RecordVersion | None:
+        row = self._latest.get(record_id)
+        return None if row is None else self.snapshot().version(row)
+
+    def snapshot(self) -> MemtableSnapshot:
+        if self._snapshot is None:
+            n = len(self._ids)
+            self._snapshot = MemtableSnapshot(
+                ids=self._ids[:n],
+                lsns=self._lsns[:n].copy(),
+                deleted=self._deleted[:n].copy(),
+                superseded=self._superseded[:n].copy(),
+                vectors=None if self._vectors is None else self._vectors[:n],
+                norms=self._norms[:n],
+                metadata=self._metadata[:n],
+                sparse=self._sparse[:n],
+                latest=dict(self._latest),
+                cleared=self.cleared,
+                max_lsn=self.max_lsn,
+            )
+        return self._snapshot
+
+    def latest_versions(self) -> list[RecordVersion]:
+        """The newest version of every id, oldest first (what a flush writes)."""
+        snap = self.snapshot()
+        rows = sorted(snap.latest.values())
+        return [snap.version(r) for r in rows]
+
+    def pruned(self, checkpoint_lsn: int) -> Memtable:
+        """A copy without versions at or below ``checkpoint_lsn`` (they are in slabs)."""
+        clear_lsn = self.clear_lsn if self.clear_lsn is not None and self.clear_lsn > checkpoint_lsn else None
+        if not self._ids or self.min_row_lsn > checkpoint_lsn:
+            if clear_lsn != self.clear_lsn:
+                self.clear_lsn = clear_lsn
+                self._snapshot = None
+            self.max_lsn = max(self.max_lsn, checkpoint_lsn)
+            return self
+        out = Memtable(self._dim)
+        for rec in self.latest_versions():
+            if rec.lsn > checkpoint_lsn:
+                out.put(rec)
+        out.clear_lsn = clear_lsn
+        out.max_lsn = max(self.max_lsn, checkpoint_lsn)
+        return out

@@ -1,0 +1,76 @@
+"""Scores as Pinecone defines them, and top-k selection.
+
+* ``cosine``: ``dot(q, v) / (|q| |v|)``; higher is more similar.
+* ``dotproduct``: ``dot(q, v)`` plus the sparse dot product for hybrid records;
+  higher is more similar.
+* ``euclidean``: the squared Euclidean distance ``|q - v|^2``; *lower* is more similar.
+
+Every search in SlabDB (memtable, slab, brute-force checks) goes through these
+functions, so all sources rank identically.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from slabdb.ops import SparseVector
+
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+
+
+def vector_norms(matrix: F32) -> F32:
+    """Row L2 norms, float32."""
+    return np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float32)).astype(np.float32)
+
+
+def dense_scores(matrix: F32, norms: F32, query: F32, metric: str) -> F32:
+    """Score every row of ``matrix`` against ``query`` (norms are the rows' L2 norms)."""
+    dots = matrix @ query
+    if metric == "dotproduct":
+        return dots.astype(np.float32, copy=False)
+    if metric == "cosine":
+        qn = float(np.linalg.norm(query))
+        denom = norms * qn
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(denom > 0, dots / denom, 0.0)
+        return out.astype(np.float32, copy=False)
+    if metric == "euclidean":
+        qq = float(query @ query)
+        out = norms * norms - 2.0 * dots + qq
+        return np.maximum(out, 0.0).astype(np.float32, copy=False)
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def sparse_dot(a: SparseVector | None, b: SparseVector | None) -> float:
+    """Dot product of two sparse vectors (0.0 if either is missing)."""
+    if a is None or b is None or len(a.indices) == 0 or len(b.indices) == 0:
+        return 0.0
+    common, ia, ib = np.intersect1d(a.indices, b.indices, assume_unique=True, return_indices=True)
+    if len(common) == 0:
+        return 0.0
+    return float(np.dot(a.values[ia].astype(np.float64), b.values[ib].astype(np.float64)))
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric != "euclidean"
+
+
+def rank_keys(scores: F32, metric: str) -> F32:
+    """Keys where larger always means more similar."""
+    return scores if higher_is_better(metric) else -scores
+
+
+def top_k_rows(scores: F32, k: int, metric: str) -> I64:
+    """Indices of the ``k`` best scores, best first (ties by lower row index)."""
+    n = len(scores)
+    if k <= 0 or n == 0:
+        return np.empty(0, dtype=np.int64)
+    keys = rank_keys(scores, metric)
+    if k < n:
+        part = np.argpartition(-keys, k - 1)[:k]
+    else:
+        part = np.arange(n)
+    order = np.lexsort((part, -keys[part]))
+    return part[order].astype(np.int64)

@@ -1,0 +1,216 @@
+"""Build a slab: one immutable object holding a batch of record versions.
+
+Sections written (see :mod:`slabdb.slab.format` for the framing):
+
+==================  =========  ==========================================================
+name                dtype      content
+==================  =========  ==========================================================
+ids                 bytes      JSON list of the rows' ids
+lsns                <u8 (n,)   LSN of each row's version
+deleted             |b1 (n,)   True for tombstones (id and LSN only)
+vectors             <f4 (n,d)  dense values, full fidelity (tombstone rows are zero)
+norms               <f4 (n,)   L2 norm of each vector (``scoring.vector_norms``)
+metadata_present    |b1 (n,)   the row has a metadata dict (possibly empty)
+metadata            bytes      JSON ``{"columns": {field: [value or null per row]}}``
+metadata_index      bytes      :class:`~slabdb.filters.metadata_index.MetadataIndex`
+sparse_*            arrays     CSR rows: indptr, indices, values, present
+postings_*          arrays     inverted index: terms, indptr, rows, values
+==================  =========  ==========================================================
+
+``vectors``/``norms`` exist for ``vector_type="dense"``; the sparse sections exist when
+any row has a sparse vector (always for ``vector_type="sparse"``).  Callers may add
+their own sections (an ANN index, a quantized copy) with ``extra_sections``; readers
+find them with :meth:`SlabReader.section_bytes`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from slabdb.filters.metadata_index import MetadataIndex
+from slabdb.ops import SparseVector
+from slabdb.query.scoring import vector_norms
+from slabdb.slab.format import Section, SlabStats, encode_slab
+from slabdb.slab.sparse import Postings, SparseRows
+from slabdb.types import METRICS, VECTOR_TYPES
+
+MAX_SLAB_ROWS = 2**32 - 1
+"""Rows are numbered by 32-bit roaring bitmaps."""
+
+RESERVED_SECTIONS = frozenset(
+    {
+        "ids",
+        "lsns",
+        "deleted",
+        "vectors",
+        "norms",
+        "metadata_present",
+        "metadata",
+        "metadata_index",
+        "sparse_indptr",
+        "sparse_indices",
+        "sparse_values",
+        "sparse_present",
+        "postings_terms",
+        "postings_indptr",
+        "postings_rows",
+        "postings_values",
+    }
+)
+
+
+def _json_bytes(doc: Any) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+class SlabBuilder:
+    """Turns columns of record versions into slab bytes (stateless)."""
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        ids: Sequence[str],
+        lsns: npt.ArrayLike,
+        deleted: npt.ArrayLike,
+        vectors: npt.NDArray[np.float32] | None,
+        sparse: Sequence[SparseVector | None] | None,
+        metadata: Sequence[Mapping[str, Any] | None],
+        metric: str,
+        vector_type: str,
+        level: int,
+        extra_sections: Mapping[str, bytes | npt.NDArray[Any]] | None = None,
+    ) -> tuple[bytes, SlabStats]:
+        """Encode one slab; returns its bytes and its :class:`SlabStats`.
+
+        One version per id (duplicate ids raise ``ValueError``).  Rows with
+        ``deleted=True`` are tombstones: their vector is stored as zeros and their
+        metadata and sparse vector are dropped.  Metadata must already be validated.
+        """
+        n = len(ids)
+        lsn_arr = np.asarray(lsns, dtype=np.uint64).reshape(-1)
+        del_arr = np.asarray(deleted, dtype=np.bool_).reshape(-1)
+        _check_inputs(
+            n, ids, lsn_arr, del_arr, vectors, sparse, metadata, metric, vector_type, level
+        )
+        live_rows = ~del_arr
+
+        sections: list[tuple[str, Section]] = [
+            ("ids", _json_bytes(list(ids))),
+            ("lsns", lsn_arr),
+            ("deleted", del_arr),
+        ]
+        dim: int | None = None
+        if vector_type == "dense":
+            assert vectors is not None
+            dense = np.array(vectors, dtype=np.float32, order="C", copy=True)
+            dense[del_arr] = 0.0
+            dim = int(dense.shape[1])
+            sections += [("vectors", dense), ("norms", vector_norms(dense))]
+
+        dead_rows = del_arr.tolist()
+        md_rows = [None if dead else md for md, dead in zip(metadata, dead_rows, strict=True)]
+        index = MetadataIndex.build(md_rows)
+        sections += [
+            ("metadata_present", np.array([md is not None for md in md_rows], dtype=np.bool_)),
+            ("metadata", _json_bytes({"columns": _columns(md_rows, index.fields)})),
+            ("metadata_index", index.to_bytes()),
+        ]
+
+        sparse_rows = (
+            [None if dead else sv for sv, dead in zip(sparse, dead_rows, strict=True)]
+            if sparse is not None
+            else [None] * n
+        )
+        if vector_type == "sparse" or any(sv is not None for sv in sparse_rows):
+            csr = SparseRows.build(sparse_rows)
+            postings = Postings.build(csr)
+            sections += [
+                ("sparse_indptr", csr.indptr),
+                ("sparse_indices", csr.indices),
+                ("sparse_values", csr.values),
+                ("sparse_present", csr.present),
+                ("postings_terms", postings.terms),
+                ("postings_indptr", postings.indptr),
+                ("postings_rows", postings.rows),
+                ("postings_values", postings.values),
+            ]
+
+        for name, payload in (extra_sections or {}).items():
+            if name in RESERVED_SECTIONS:
+                raise ValueError(f"extra section {name!r} collides with a built-in section")
+            sections.append((name, payload))
+
+        stats = SlabStats(
+            count=n,
+            live_count=int(live_rows.sum()),
+            min_lsn=int(lsn_arr.min()) if n else 0,
+            max_lsn=int(lsn_arr.max()) if n else 0,
+            size_bytes=0,
+            field_stats=index.field_stats,
+            dim=dim,
+            metric=metric,
+            vector_type=vector_type,
+            level=level,
+        )
+        data = encode_slab(sections, stats)
+        return data, dataclasses.replace(stats, size_bytes=len(data))
+
+
+def _columns(
+    rows: Sequence[Mapping[str, Any] | None], fields: Sequence[str]
+) -> dict[str, list[Any]]:
+    """Metadata as one list per field (None where a row lacks the field)."""
+    columns: dict[str, list[Any]] = {name: [None] * len(rows) for name in fields}
+    for row, md in enumerate(rows):
+        if md:
+            for name, value in md.items():
+                columns[name][row] = value
+    return columns
+
+
+def _check_inputs(
+    n: int,
+    ids: Sequence[str],
+    lsns: npt.NDArray[np.uint64],
+    deleted: npt.NDArray[np.bool_],
+    vectors: npt.NDArray[np.float32] | None,
+    sparse: Sequence[SparseVector | None] | None,
+    metadata: Sequence[Mapping[str, Any] | None],
+    metric: str,
+    vector_type: str,
+    level: int,
+) -> None:
+    if n > MAX_SLAB_ROWS:
+        raise ValueError(f"a slab holds at most {MAX_SLAB_ROWS} rows, got {n}")
+    for name, length in (
+        ("lsns", len(lsns)),
+        ("deleted", len(deleted)),
+        ("metadata", len(metadata)),
+    ):
+        if length != n:
+            raise ValueError(f"{name} has {length} entries for {n} ids")
+    if sparse is not None and len(sparse) != n:
+        raise ValueError(f"sparse has {len(sparse)} entries for {n} ids")
+    if len(set(ids)) != n:
+        raise ValueError("a slab holds one version per id; ids repeat")
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
+    if vector_type not in VECTOR_TYPES:
+        raise ValueError(f"unknown vector_type {vector_type!r}")
+    if level < 0:
+        raise ValueError(f"level must be >= 0, got {level}")
+    if vector_type == "dense":
+        if vectors is None:
+            raise ValueError("a dense slab needs vectors")
+        shape = np.shape(vectors)
+        if len(shape) != 2 or shape[0] != n or shape[1] < 1:
+            raise ValueError(f"vectors must have shape ({n}, dim >= 1), got {shape}")
+    elif vectors is not None:
+        raise ValueError("a sparse slab takes no dense vectors")

@@ -1,0 +1,377 @@
+"""Read a slab: zero-copy views over its sections, filters, and exact search.
+
+:meth:`SlabReader.from_bytes` checks the object's framing and every section's
+checksum (:class:`~slabdb.errors.CorruptionError` otherwise), then decodes lazily:
+arrays are views into the object's bytes, and ids, metadata columns, the metadata
+index and the sparse structures are decoded the first time they are used.  A reader
+is immutable and may be shared by threads.
+
+Search is exact.  The candidate rows are the live (not deleted) rows, intersected
+with ``allow`` and minus ``exclude_rows``.  When candidates are fewer than
+:data:`PREFILTER_FRACTION` of the rows, only they are gathered and scored
+(pre-filter); otherwise every row is scored and the candidates are picked out.
+Either way the result is the top-k among the candidates, so a filter that admits k
+rows returns k rows.  Scores follow :mod:`slabdb.query.scoring`; for hybrid
+(dense + sparse, dotproduct) the float32 dense score and the float64 sparse dot
+product are added in float64 and rounded to float32.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
+
+from slabdb.errors import CorruptionError, DimensionMismatchError
+from slabdb.filters.ast import Expr
+from slabdb.filters.evaluate import to_bitmap
+from slabdb.filters.metadata_index import FieldStats, MetadataIndex, bitmap_from_rows
+from slabdb.ops import SparseVector
+from slabdb.query.scoring import dense_scores, top_k_rows
+from slabdb.slab.format import (
+    BYTES_DTYPE,
+    Footer,
+    SlabStats,
+    decode_slab,
+    section_array,
+    section_bytes,
+)
+from slabdb.slab.sparse import Postings, SparseRows
+from slabdb.types import METRICS
+
+I64 = npt.NDArray[np.int64]
+F32 = npt.NDArray[np.float32]
+
+PREFILTER_FRACTION = 0.10
+"""Below this fraction of allowed rows, search gathers and scores only those rows."""
+
+_NO_RESULTS_ROWS = np.empty(0, dtype=np.int64)
+_NO_RESULTS_SCORES = np.empty(0, dtype=np.float32)
+
+
+class SlabReader:
+    """One slab, opened from its bytes."""
+
+    def __init__(self, footer: Footer, view: memoryview) -> None:
+        self._footer = footer
+        self._view = view
+        self._stats = footer.stats
+
+    @classmethod
+    def from_bytes(cls, data: bytes | memoryview, *, verify: bool = True) -> SlabReader:
+        """Open a slab; ``verify=False`` skips the per-section CRC pass (trusted caches)."""
+        footer, view = decode_slab(data, verify=verify)
+        reader = cls(footer, view)
+        reader._check_shapes()
+        return reader
+
+    # --- facts ------------------------------------------------------------------------
+    @property
+    def stats(self) -> SlabStats:
+        return self._stats
+
+    @property
+    def n(self) -> int:
+        return self._stats.count
+
+    @property
+    def dim(self) -> int | None:
+        return self._stats.dim
+
+    @property
+    def metric(self) -> str:
+        return self._stats.metric
+
+    @property
+    def vector_type(self) -> str:
+        return self._stats.vector_type
+
+    @property
+    def level(self) -> int:
+        return self._stats.level
+
+    @property
+    def min_lsn(self) -> int:
+        return self._stats.min_lsn
+
+    @property
+    def max_lsn(self) -> int:
+        return self._stats.max_lsn
+
+    @property
+    def live_count(self) -> int:
+        return self._stats.live_count
+
+    @property
+    def field_stats(self) -> dict[str, FieldStats]:
+        return dict(self._stats.field_stats)
+
+    @property
+    def section_names(self) -> tuple[str, ...]:
+        return tuple(self._footer.sections)
+
+    def section_bytes(self, name: str) -> memoryview | None:
+        """Raw bytes of any section, e.g. one added with ``extra_sections``."""
+        return section_bytes(self._footer, self._view, name)
+
+    def section_array(self, name: str) -> npt.NDArray[Any] | None:
+        """A numpy view of an array section (None if absent)."""
+        return self._array(name)
+
+    # --- columns ----------------------------------------------------------------------
+    @cached_property
+    def ids(self) -> list[str]:
+        ids = self._json("ids")
+        if not isinstance(ids, list) or len(ids) != self.n:
+            raise CorruptionError("slab ids do not match the row count")
+        return ids
+
+    @cached_property
+    def id_to_row(self) -> dict[str, int]:
+        return {id_: row for row, id_ in enumerate(self.ids)}
+
+    def row_of(self, id_: str) -> int | None:
+        """The row holding ``id_`` (live or tombstone), or None."""
+        return self.id_to_row.get(id_)
+
+    @cached_property
+    def lsns(self) -> npt.NDArray[np.uint64]:
+        return self._required_array("lsns")
+
+    @cached_property
+    def deleted(self) -> npt.NDArray[np.bool_]:
+        return self._required_array("deleted")
+
+    @cached_property
+    def vectors(self) -> F32 | None:
+        """(n, dim) float32, read-only; None for a sparse slab."""
+        return self._array("vectors")
+
+    @cached_property
+    def norms(self) -> F32 | None:
+        return self._array("norms")
+
+    @cached_property
+    def live(self) -> FrozenBitMap:
+        """Rows that are not tombstones (frozen: combine it, do not mutate it)."""
+        return FrozenBitMap(bitmap_from_rows(np.flatnonzero(~self.deleted)))
+
+    @property
+    def has_sparse(self) -> bool:
+        return "sparse_indptr" in self._footer.sections
+
+    @cached_property
+    def metadata_index(self) -> MetadataIndex:
+        raw = self.section_bytes("metadata_index")
+        if raw is None:
+            raise CorruptionError("slab has no metadata index")
+        index = MetadataIndex.from_bytes(raw)
+        if index.n_rows != self.n:
+            raise CorruptionError("slab metadata index does not match the row count")
+        return index
+
+    def metadata(self, row: int) -> dict[str, Any] | None:
+        """Row ``row``'s metadata as written (None if it had none, or is a tombstone)."""
+        if not self._metadata_present[row]:
+            return None
+        out: dict[str, Any] = {}
+        for name, column in self._metadata_columns.items():
+            value = column[row]
+            if value is not None:
+                out[name] = list(value) if isinstance(value, list) else value
+        return out
+
+    def sparse(self, row: int) -> SparseVector | None:
+        """Row ``row``'s sparse vector (None if it has none)."""
+        if self._sparse_rows is None:
+            if not 0 <= row < self.n:
+                raise IndexError(row)
+            return None
+        return self._sparse_rows.row(row)
+
+    # --- filters and search -----------------------------------------------------------
+    def filter_bitmap(self, expr: Expr | None) -> BitMap:
+        """Live rows whose metadata satisfies ``expr`` (None: every live row)."""
+        if expr is None:
+            return BitMap(self.live)
+        return to_bitmap(expr, self.metadata_index) & self.live
+
+    def search(
+        self,
+        *,
+        vector: npt.ArrayLike | None,
+        sparse: SparseVector | None,
+        metric: str,
+        k: int,
+        allow: AbstractBitMap | None = None,
+        exclude_rows: npt.ArrayLike | AbstractBitMap | None = None,
+    ) -> tuple[I64, F32]:
+        """Exact top-``k`` live rows (within ``allow``, minus ``exclude_rows``), best first.
+
+        ``exclude_rows`` (row numbers, as an array or a bitmap) typically holds rows
+        whose ids have newer versions elsewhere.  Returns (rows int64, scores float32);
+        ties go to the lower row.
+        """
+        query = self._query_vector(vector, sparse, metric)
+        if k <= 0 or self.n == 0:
+            return _NO_RESULTS_ROWS, _NO_RESULTS_SCORES
+        candidates = self._candidates(allow, exclude_rows)
+        m = len(candidates)
+        if m == 0:
+            return _NO_RESULTS_ROWS, _NO_RESULTS_SCORES
+        if m == self.n:
+            rows = np.arange(self.n, dtype=np.int64)
+            scores = self._scores(query, sparse, metric, None)
+        else:
+            rows = np.frombuffer(candidates.to_array(), dtype=np.uint32).astype(np.int64)
+            if m < PREFILTER_FRACTION * self.n:
+                scores = self._scores(query, sparse, metric, rows)
+            else:
+                scores = self._scores(query, sparse, metric, None)[rows]
+        top = top_k_rows(scores, k, metric)
+        return rows[top], scores[top]
+
+    def _query_vector(
+        self, vector: npt.ArrayLike | None, sparse: SparseVector | None, metric: str
+    ) -> F32 | None:
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}")
+        if vector is None and sparse is None:
+            raise ValueError("search needs a dense vector, a sparse vector, or both")
+        if sparse is not None and metric != "dotproduct":
+            raise ValueError("sparse and hybrid search need metric 'dotproduct'")
+        if vector is None:
+            return None
+        if self.vector_type != "dense":
+            raise ValueError("a sparse slab cannot be searched with a dense vector")
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
+        if len(query) != self.dim:
+            raise DimensionMismatchError(
+                f"query vector has dimension {len(query)}, the slab has {self.dim}"
+            )
+        return query
+
+    def _candidates(
+        self, allow: AbstractBitMap | None, exclude_rows: npt.ArrayLike | AbstractBitMap | None
+    ) -> AbstractBitMap:
+        candidates: AbstractBitMap = self.live
+        if allow is not None:
+            candidates = candidates & allow
+        if isinstance(exclude_rows, AbstractBitMap):
+            candidates = candidates - exclude_rows
+        elif exclude_rows is not None:
+            excluded = np.asarray(exclude_rows)
+            if excluded.size:
+                candidates = candidates - bitmap_from_rows(excluded[excluded >= 0])
+        return candidates
+
+    def _scores(
+        self, query: F32 | None, sparse: SparseVector | None, metric: str, rows: I64 | None
+    ) -> F32:
+        dense: F32 | None = None
+        if query is not None:
+            vectors, norms = self.vectors, self.norms
+            assert vectors is not None and norms is not None
+            if rows is None:
+                dense = dense_scores(vectors, norms, query, metric)
+            else:
+                dense = dense_scores(vectors[rows], norms[rows], query, metric)
+        if sparse is None:
+            assert dense is not None
+            return dense
+        n_scored = self.n if rows is None else len(rows)
+        if self._sparse_rows is None or self._postings is None:
+            sparse_part = np.zeros(n_scored, dtype=np.float64)
+        elif rows is None:
+            sparse_part = self._postings.score_all(sparse, self.n)
+        else:
+            sparse_part = self._sparse_rows.score_rows(sparse, rows)
+        if dense is None:
+            return sparse_part.astype(np.float32)
+        return (dense.astype(np.float64) + sparse_part).astype(np.float32)
+
+    # --- decoding helpers -------------------------------------------------------------
+    def _array(self, name: str) -> npt.NDArray[Any] | None:
+        arr = section_array(self._footer, self._view, name)
+        if arr is not None and arr.flags.writeable:
+            arr.flags.writeable = False
+        return arr
+
+    def _required_array(self, name: str) -> npt.NDArray[Any]:
+        arr = self._array(name)
+        if arr is None:
+            raise CorruptionError(f"slab has no {name!r} section")
+        return arr
+
+    def _json(self, name: str) -> Any:
+        raw = self.section_bytes(name)
+        if raw is None:
+            raise CorruptionError(f"slab has no {name!r} section")
+        try:
+            return json.loads(bytes(raw).decode("utf-8"))
+        except ValueError as exc:
+            raise CorruptionError(f"slab section {name!r} does not decode: {exc}") from exc
+
+    @cached_property
+    def _metadata_present(self) -> npt.NDArray[np.bool_]:
+        return self._required_array("metadata_present")
+
+    @cached_property
+    def _metadata_columns(self) -> dict[str, list[Any]]:
+        doc = self._json("metadata")
+        columns = doc.get("columns") if isinstance(doc, dict) else None
+        if not isinstance(columns, dict) or any(
+            not isinstance(c, list) or len(c) != self.n for c in columns.values()
+        ):
+            raise CorruptionError("slab metadata columns do not match the row count")
+        return columns
+
+    @cached_property
+    def _sparse_rows(self) -> SparseRows | None:
+        if not self.has_sparse:
+            return None
+        return SparseRows(
+            indptr=self._required_array("sparse_indptr"),
+            indices=self._required_array("sparse_indices"),
+            values=self._required_array("sparse_values"),
+            present=self._required_array("sparse_present"),
+        )
+
+    @cached_property
+    def _postings(self) -> Postings | None:
+        if not self.has_sparse:
+            return None
+        return Postings(
+            terms=self._required_array("postings_terms"),
+            indptr=self._required_array("postings_indptr"),
+            rows=self._required_array("postings_rows"),
+            values=self._required_array("postings_values"),
+        )
+
+    def _check_shapes(self) -> None:
+        """Cheap structural checks so later decoding cannot index out of bounds."""
+        n, sections = self.n, self._footer.sections
+        expected: dict[str, tuple[int, ...]] = {
+            "lsns": (n,),
+            "deleted": (n,),
+            "metadata_present": (n,),
+        }
+        if self.vector_type == "dense":
+            expected["vectors"] = (n, self.dim or 0)
+            expected["norms"] = (n,)
+        if self.has_sparse:
+            expected["sparse_indptr"] = (n + 1,)
+            expected["sparse_present"] = (n,)
+        for name, shape in expected.items():
+            info = sections.get(name)
+            if info is None or info.dtype == BYTES_DTYPE or info.shape != shape:
+                raise CorruptionError(f"slab section {name!r} is missing or has the wrong shape")
+        if self.has_sparse:
+            indptr = self._required_array("sparse_indptr")
+            n_entries = len(self._required_array("sparse_indices"))
+            if n and (indptr[0] != 0 or indptr[-1] != n_entries or np.any(np.diff(indptr) < 0)):
+                raise CorruptionError("slab sparse rows are inconsistent")

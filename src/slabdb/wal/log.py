@@ -1,0 +1,75 @@
+"""The write-ahead log of one namespace: ``<prefix>wal/<lsn:020d>`` objects.
+
+:class:`WalWriter` claims each LSN with create-if-absent, so two writers can never
+both own one: the loser reads the entries it lost to (they must be applied before
+its own), and tries the next LSN.  :func:`read_wal` replays entries after a
+checkpoint in LSN order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from slabdb.errors import ObjectExistsError, ObjectNotFoundError
+from slabdb.ops import WalEntry
+from slabdb.storage.base import ObjectStore
+from slabdb.wal.codec import decode_ops
+
+LSN_DIGITS = 20
+
+
+def wal_key(prefix: str, lsn: int) -> str:
+    return f"{prefix}wal/{lsn:0{LSN_DIGITS}d}"
+
+
+def lsn_of_key(key: str) -> int:
+    return int(key.rsplit("/", 1)[-1])
+
+
+def list_wal_lsns(store: ObjectStore, prefix: str, after_lsn: int = 0) -> list[int]:
+    """LSNs present in the log that are greater than ``after_lsn``, ascending."""
+    start = wal_key(prefix, after_lsn) if after_lsn > 0 else None
+    return [lsn_of_key(m.key) for m in store.list(f"{prefix}wal/", start_after=start)]
+
+
+def read_wal(store: ObjectStore, prefix: str, after_lsn: int = 0) -> Iterator[WalEntry]:
+    """Entries with LSN greater than ``after_lsn``, in LSN order."""
+    for lsn in list_wal_lsns(store, prefix, after_lsn):
+        key = wal_key(prefix, lsn)
+        try:
+            data = store.get(key).data
+        except ObjectNotFoundError:
+            # Deleted by WAL garbage collection after a checkpoint passed it; the
+            # caller re-reads the manifest, whose slabs hold this entry.
+            continue
+        yield WalEntry(lsn=lsn, ops=decode_ops(data, where=key))
+
+
+class WalWriter:
+    """Appends encoded entries at the next free LSN of one namespace's log."""
+
+    def __init__(self, store: ObjectStore, prefix: str, next_lsn: int) -> None:
+        self._store = store
+        self._prefix = prefix
+        self.next_lsn = next_lsn
+
+    def append(self, data: bytes, on_foreign: Callable[[list[WalEntry]], None]) -> int:
+        """Write ``data`` as the next entry and return its LSN.
+
+        If another writer holds the LSN we tried, its entries (and any after it)
+        are passed to ``on_foreign`` to be applied first, then we try again.
+        """
+        while True:
+            lsn = self.next_lsn
+            try:
+                self._store.put_if_absent(wal_key(self._prefix, lsn), data)
+            except ObjectExistsError:
+                foreign = list(read_wal(self._store, self._prefix, after_lsn=lsn - 1))
+                if foreign:
+                    on_foreign(foreign)
+                    self.next_lsn = max(self.next_lsn, foreign[-1].lsn + 1)
+                else:  # vanished between create and list (GC): skip it
+                    self.next_lsn = lsn + 1
+                continue
+            self.next_lsn = lsn + 1
+            return lsn
