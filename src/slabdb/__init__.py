@@ -18,4 +18,13 @@ from slabdb.index import Index
 
 __version__ = "0.1.0"
 
-__all__ = ["Client", "EngineConfig", "Index", "IndexList", "Settings", "SlabDBError", "__version__", "connect"]
+__all__ = [
+    "Client",
+    "EngineConfig",
+    "Index",
+    "IndexList",
+    "Settings",
+    "SlabDBError",
+    "__version__",
+    "connect",
+]

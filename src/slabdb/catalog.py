@@ -12,6 +12,8 @@ objects of a deleted one that were not removed yet.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import json
 import re
 import time
@@ -105,7 +107,7 @@ class IndexCatalog:
             raise IndexNotFoundError(f"index {name!r} not found") from exc
         return IndexConfig(**raw)
 
-    def list(self) -> list[IndexConfig]:
+    def list(self) -> builtins.list[IndexConfig]:
         out = []
         for meta in self._store.list("catalog/indexes/"):
             name = meta.key.rsplit("/", 1)[-1].removesuffix(".json")
@@ -127,15 +129,15 @@ class IndexCatalog:
 
     # --- namespaces -------------------------------------------------------------------------
     def register_namespace(self, cfg: IndexConfig, ns: str) -> None:
-        try:
-            self._store.put_if_absent(f"catalog/namespaces/{cfg.name}-{cfg.incarnation}/{namespace_key(ns)}", b"")
-        except ObjectExistsError:
-            pass
+        with contextlib.suppress(ObjectExistsError):
+            self._store.put_if_absent(
+                f"catalog/namespaces/{cfg.name}-{cfg.incarnation}/{namespace_key(ns)}", b""
+            )
 
     def unregister_namespace(self, cfg: IndexConfig, ns: str) -> None:
         self._store.delete(f"catalog/namespaces/{cfg.name}-{cfg.incarnation}/{namespace_key(ns)}")
 
-    def namespaces(self, cfg: IndexConfig) -> list[str]:
+    def namespaces(self, cfg: IndexConfig) -> builtins.list[str]:
         prefix = f"catalog/namespaces/{cfg.name}-{cfg.incarnation}/"
         return sorted(namespace_from_key(m.key[len(prefix) :]) for m in self._store.list(prefix))
 

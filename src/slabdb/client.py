@@ -93,7 +93,9 @@ class Client:
                 return None
             if create:
                 self.catalog.register_namespace(cfg, ns)
-            spec = IndexSpec(dimension=cfg.dimension, metric=cfg.metric, vector_type=cfg.vector_type)
+            spec = IndexSpec(
+                dimension=cfg.dimension, metric=cfg.metric, vector_type=cfg.vector_type
+            )
             on_frozen = None if self._worker is None else self._worker.wake
             engine = Namespace(
                 self.store, cfg.data_prefix + namespace_key(ns) + "/", spec, self.config, on_frozen
@@ -164,7 +166,7 @@ class Client:
                 self._namespaces.pop(key)
         self.catalog.drop_index_data(cfg)
 
-    def Index(self, name: str = "", host: str = "", **_: Any) -> Index:  # noqa: N802 - SDK name
+    def Index(self, name: str = "", host: str = "", **_: Any) -> Index:
         """A handle on one index's data plane."""
         self._check_open()
         if not name:
@@ -185,10 +187,14 @@ class Client:
 
 def _deletion_protection(value: str) -> str:
     if value not in ("enabled", "disabled"):
-        raise InvalidArgumentError(f"deletion_protection must be 'enabled' or 'disabled', got {value!r}")
+        raise InvalidArgumentError(
+            f"deletion_protection must be 'enabled' or 'disabled', got {value!r}"
+        )
     return value
 
 
-def connect(url: str = "./data", *, config: EngineConfig | None = None, **store_options: Any) -> Client:
+def connect(
+    url: str = "./data", *, config: EngineConfig | None = None, **store_options: Any
+) -> Client:
     """Open a database: a directory path, ``memory://`` or ``s3://bucket/prefix``."""
     return Client(open_store(url, **store_options), config)

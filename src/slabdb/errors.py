@@ -35,7 +35,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 
-
 class GrpcCode:
     """gRPC status codes by number (kept here so errors need no grpc import)."""
 
@@ -66,7 +65,10 @@ class SlabDBError(Exception):
 
     def to_control_plane(self) -> dict[str, object]:
         """Pinecone's control-plane error body."""
-        return {"error": {"code": self.wire_name, "message": self.message}, "status": self.http_status}
+        return {
+            "error": {"code": self.wire_name, "message": self.message},
+            "status": self.http_status,
+        }
 
     def to_data_plane(self) -> dict[str, object]:
         """Pinecone's data-plane error body."""

@@ -121,14 +121,18 @@ class Index:
             ids.append(validation.record_id(rid, f"vectors[{i}].id"))
             sv = validation.sparse(sp, f"vectors[{i}].sparse_values")
             if cfg.vector_type == "dense":
-                rows.append(validation.dense(values, cfg.dimension, cfg.metric, f"vectors[{i}].values"))
+                rows.append(
+                    validation.dense(values, cfg.dimension, cfg.metric, f"vectors[{i}].values")
+                )
                 if sv is not None and cfg.metric != "dotproduct":
                     raise InvalidArgumentError(
                         f"vectors[{i}]: sparse values need an index with metric 'dotproduct'"
                     )
             else:
                 if values:
-                    raise InvalidArgumentError(f"vectors[{i}]: a sparse index takes no dense values")
+                    raise InvalidArgumentError(
+                        f"vectors[{i}]: a sparse index takes no dense values"
+                    )
                 if sv is None or len(sv.indices) == 0:
                     raise InvalidArgumentError(f"vectors[{i}]: a sparse index needs sparse_values")
             sps.append(sv)
@@ -138,7 +142,10 @@ class Index:
         validation.check_request_size(validation.estimate_bytes(n_values, ids, mds, nnz))
         matrix = np.stack(rows) if rows else None
         return UpsertOp(
-            ids=ids, vectors=matrix, metadata=mds, sparse=sps if any(s is not None for s in sps) else None
+            ids=ids,
+            vectors=matrix,
+            metadata=mds,
+            sparse=sps if any(s is not None for s in sps) else None,
         )
 
     def upsert_arrays(
@@ -158,7 +165,10 @@ class Index:
             raise InvalidArgumentError(
                 f"vectors must be an (n, {cfg.dimension}) array, got shape {matrix.shape}"
             )
-        id_list = [validation.record_id(str(r) if isinstance(r, np.str_) else r, f"ids[{i}]") for i, r in enumerate(ids)]
+        id_list = [
+            validation.record_id(str(r) if isinstance(r, np.str_) else r, f"ids[{i}]")
+            for i, r in enumerate(ids)
+        ]
         if len(id_list) != len(matrix):
             raise InvalidArgumentError(f"{len(id_list)} ids but {len(matrix)} vectors")
         if metadata is not None and len(metadata) != len(id_list):
@@ -167,22 +177,31 @@ class Index:
             raise InvalidArgumentError("vectors contain NaN or infinity")
         if cfg.metric == "cosine" and not np.all(np.any(matrix, axis=1)):
             raise InvalidArgumentError("a cosine index cannot take an all-zero vector")
-        mds = [validation.metadata(m, f"metadata[{i}]") for i, m in enumerate(metadata or [None] * len(id_list))]
+        mds = [
+            validation.metadata(m, f"metadata[{i}]")
+            for i, m in enumerate(metadata or [None] * len(id_list))
+        ]
         batch_size = max(1, min(batch_size, limits.MAX_UPSERT_RECORDS))
         ns = self._writer(namespace)
         for start in range(0, len(id_list), batch_size):
             end = start + batch_size
-            ns.write([UpsertOp(ids=id_list[start:end], vectors=matrix[start:end], metadata=mds[start:end])])
+            ns.write(
+                [
+                    UpsertOp(
+                        ids=id_list[start:end], vectors=matrix[start:end], metadata=mds[start:end]
+                    )
+                ]
+            )
         return UpsertResponse(upserted_count=len(id_list))
 
     def update(
         self,
-        id: str | None = None,  # noqa: A002 - SDK name
+        id: str | None = None,
         values: Sequence[float] | None = None,
         set_metadata: dict[str, Any] | None = None,
         namespace: str | None = None,
         sparse_values: Any = None,
-        filter: dict[str, Any] | None = None,  # noqa: A002 - SDK name
+        filter: dict[str, Any] | None = None,
         dry_run: bool = False,
         **_: Any,
     ) -> UpdateResponse:
@@ -208,10 +227,12 @@ class Index:
         if values is not None and len(values) > 0:
             vec = validation.dense(values, cfg.dimension, cfg.metric)
         sv = validation.sparse(sparse_values)
-        md = validation.metadata(set_metadata, "set_metadata") if set_metadata else None
-        if vec is None and sv is None and md is None:
+        new_md = validation.metadata(set_metadata, "set_metadata") if set_metadata else None
+        if vec is None and sv is None and new_md is None:
             raise InvalidArgumentError("update needs values, sparse_values or set_metadata")
-        [matched] = self._write(namespace, [UpdateOp(id=rid, values=vec, set_metadata=md, sparse=sv)])
+        [matched] = self._write(
+            namespace, [UpdateOp(id=rid, values=vec, set_metadata=new_md, sparse=sv)]
+        )
         return UpdateResponse(matched_records=matched)
 
     def delete(
@@ -219,7 +240,7 @@ class Index:
         ids: Sequence[str] | None = None,
         delete_all: bool | None = None,
         namespace: str | None = None,
-        filter: dict[str, Any] | None = None,  # noqa: A002 - SDK name
+        filter: dict[str, Any] | None = None,
         **_: Any,
     ) -> dict[str, Any]:
         """Delete by ids, by filter, or everything in the namespace."""
@@ -244,9 +265,9 @@ class Index:
         *,
         top_k: int,
         vector: Sequence[float] | None = None,
-        id: str | None = None,  # noqa: A002 - SDK name
+        id: str | None = None,
         namespace: str | None = None,
-        filter: dict[str, Any] | None = None,  # noqa: A002 - SDK name
+        filter: dict[str, Any] | None = None,
         include_values: bool = False,
         include_metadata: bool = False,
         sparse_vector: Any = None,
@@ -279,7 +300,12 @@ class Index:
         if ns is None:
             return QueryResponse(matches=[], namespace=ns_name, usage=Usage(read_units=1))
         hits = ns.view().query(
-            vector=q, sparse=sv, metric=cfg.metric, top_k=k, expr=expr, executor=self._client.executor
+            vector=q,
+            sparse=sv,
+            metric=cfg.metric,
+            top_k=k,
+            expr=expr,
+            executor=self._client.executor,
         )
         return QueryResponse(
             matches=[self._scored(h, include_values, include_metadata) for h in hits],
@@ -328,7 +354,11 @@ class Index:
         """One page of ids in ascending order; ``pagination.next`` continues it."""
         if limit is None:
             limit = limits.DEFAULT_LIST_LIMIT
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= limits.MAX_LIST_LIMIT:
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= limits.MAX_LIST_LIMIT
+        ):
             raise InvalidArgumentError(f"limit must be between 1 and {limits.MAX_LIST_LIMIT}")
         ns_name = validation.namespace(namespace)
         ns = self._ns(namespace)
@@ -362,7 +392,9 @@ class Index:
                 return
             token = page.pagination.next
 
-    def describe_index_stats(self, filter: dict[str, Any] | None = None, **_: Any) -> DescribeIndexStatsResponse:  # noqa: A002
+    def describe_index_stats(
+        self, filter: dict[str, Any] | None = None, **_: Any
+    ) -> DescribeIndexStatsResponse:
         expr = parse_filter(filter)
         namespaces: dict[str, NamespaceSummary] = {}
         for name in self._client.catalog.namespaces(self.config):
@@ -390,7 +422,10 @@ class Index:
         return NamespaceDescription(name=name or "__default__", record_count=ns.view().count)
 
     def list_namespaces_paginated(
-        self, limit: int | None = None, pagination_token: str | None = None, prefix: str | None = None
+        self,
+        limit: int | None = None,
+        pagination_token: str | None = None,
+        prefix: str | None = None,
     ) -> ListNamespacesResponse:
         names = self._client.catalog.namespaces(self.config)
         if prefix:

@@ -36,7 +36,8 @@ class SparseVector:
         if not isinstance(other, SparseVector):
             return NotImplemented
         return bool(
-            np.array_equal(self.indices, other.indices) and np.array_equal(self.values, other.values)
+            np.array_equal(self.indices, other.indices)
+            and np.array_equal(self.values, other.values)
         )
 
     def __hash__(self) -> int:

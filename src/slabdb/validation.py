@@ -46,7 +46,9 @@ def index_name(name: Any) -> str:
 
 def index_shape(dimension: Any, metric: Any, vector_type: Any) -> tuple[int | None, str, str]:
     if vector_type not in VECTOR_TYPES:
-        raise InvalidArgumentError(f"vector_type must be one of {list(VECTOR_TYPES)}, got {vector_type!r}")
+        raise InvalidArgumentError(
+            f"vector_type must be one of {list(VECTOR_TYPES)}, got {vector_type!r}"
+        )
     if metric not in METRICS:
         raise InvalidArgumentError(f"metric must be one of {list(METRICS)}, got {metric!r}")
     if vector_type == "sparse":
@@ -58,7 +60,9 @@ def index_shape(dimension: Any, metric: Any, vector_type: Any) -> tuple[int | No
     if isinstance(dimension, bool) or not isinstance(dimension, int):
         raise InvalidArgumentError(f"dimension must be an integer, got {dimension!r}")
     if not 1 <= dimension <= limits.MAX_DIMENSION:
-        raise InvalidArgumentError(f"dimension must be between 1 and {limits.MAX_DIMENSION}, got {dimension}")
+        raise InvalidArgumentError(
+            f"dimension must be between 1 and {limits.MAX_DIMENSION}, got {dimension}"
+        )
     return dimension, metric, vector_type
 
 
@@ -70,7 +74,9 @@ def namespace(ns: Any) -> str:
     if ns == "__default__":
         return ""
     if len(ns) > limits.MAX_NAMESPACE_LENGTH:
-        raise LimitExceededError(f"namespace is {len(ns)} characters; the limit is {limits.MAX_NAMESPACE_LENGTH}")
+        raise LimitExceededError(
+            f"namespace is {len(ns)} characters; the limit is {limits.MAX_NAMESPACE_LENGTH}"
+        )
     return ns
 
 
@@ -80,7 +86,9 @@ def record_id(rid: Any, where: str = "id") -> str:
     if not rid:
         raise InvalidArgumentError(f"{where} must not be empty")
     if len(rid) > limits.MAX_ID_LENGTH:
-        raise LimitExceededError(f"{where} is {len(rid)} characters; the limit is {limits.MAX_ID_LENGTH}")
+        raise LimitExceededError(
+            f"{where} is {len(rid)} characters; the limit is {limits.MAX_ID_LENGTH}"
+        )
     if not rid.isascii():
         raise InvalidArgumentError(f"{where} {rid!r} must be ASCII")
     return rid
@@ -107,7 +115,9 @@ def dense(values: Any, dimension: int | None, metric: str, where: str = "values"
     if arr.ndim != 1:
         raise InvalidArgumentError(f"{where} must be a flat list of numbers")
     if len(arr) != dimension:
-        raise DimensionMismatchError(f"{where}: vector dimension {len(arr)} does not match the dimension of the index {dimension}")
+        raise DimensionMismatchError(
+            f"{where}: vector dimension {len(arr)} does not match the dimension of the index {dimension}"
+        )
     if not np.all(np.isfinite(arr)):
         raise InvalidArgumentError(f"{where} contains NaN or infinity")
     if metric == "cosine" and not np.any(arr):
@@ -181,13 +191,24 @@ def split_record(item: Any, i: int) -> tuple[Any, Any, Any, Any]:
             return item[0], item[1], None, None
         if len(item) == 3:
             return item[0], item[1], item[2], None
-        raise InvalidArgumentError(f"vectors[{i}]: a tuple must be (id, values) or (id, values, metadata)")
+        raise InvalidArgumentError(
+            f"vectors[{i}]: a tuple must be (id, values) or (id, values, metadata)"
+        )
     if hasattr(item, "id") and hasattr(item, "values"):
-        return item.id, item.values, getattr(item, "metadata", None), getattr(item, "sparse_values", None)
-    raise InvalidArgumentError(f"vectors[{i}] must be a dict, a tuple or a Vector, got {type(item).__name__}")
+        return (
+            item.id,
+            item.values,
+            getattr(item, "metadata", None),
+            getattr(item, "sparse_values", None),
+        )
+    raise InvalidArgumentError(
+        f"vectors[{i}] must be a dict, a tuple or a Vector, got {type(item).__name__}"
+    )
 
 
-def estimate_bytes(n_values: int, ids: Sequence[str], metadata_list: Sequence[Any], nnz: int) -> int:
+def estimate_bytes(
+    n_values: int, ids: Sequence[str], metadata_list: Sequence[Any], nnz: int
+) -> int:
     """Approximate request size: float32 values, ids, JSON metadata, sparse pairs."""
     md_bytes = sum(len(json.dumps(m, separators=(",", ":"))) for m in metadata_list if m)
     return 4 * n_values + sum(len(r) for r in ids) + md_bytes + 8 * nnz
@@ -199,4 +220,3 @@ def check_request_size(size: int) -> None:
             f"request is about {size} bytes; the limit is {limits.MAX_REQUEST_BYTES} bytes (2 MB): "
             "send smaller batches"
         )
-

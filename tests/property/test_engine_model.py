@@ -24,10 +24,14 @@ from slabdb.storage import open_store
 DIM = 4
 IDS = [f"id{i}" for i in range(10)]
 WORDS = ["a", "b", "c"]
-CONFIG = EngineConfig(background=False, flush_records=3, level_fanout=2, compaction_max_inputs=3, max_level=2)
+CONFIG = EngineConfig(
+    background=False, flush_records=3, level_fanout=2, compaction_max_inputs=3, max_level=2
+)
 
-vectors = st.lists(st.integers(-4, 4), min_size=DIM, max_size=DIM).filter(any).map(
-    lambda xs: [x / 2 for x in xs]
+vectors = (
+    st.lists(st.integers(-4, 4), min_size=DIM, max_size=DIM)
+    .filter(any)
+    .map(lambda xs: [x / 2 for x in xs])
 )
 metadata = st.fixed_dictionaries(
     {},
@@ -38,9 +42,9 @@ metadata = st.fixed_dictionaries(
         "f": st.booleans(),
     },
 )
-sparse = st.none() | st.dictionaries(st.integers(0, 6), st.integers(1, 4), min_size=1, max_size=3).map(
-    lambda d: {"indices": sorted(d), "values": [d[k] / 2 for k in sorted(d)]}
-)
+sparse = st.none() | st.dictionaries(
+    st.integers(0, 6), st.integers(1, 4), min_size=1, max_size=3
+).map(lambda d: {"indices": sorted(d), "values": [d[k] / 2 for k in sorted(d)]})
 
 
 def leaf_filters() -> st.SearchStrategy[dict[str, Any]]:
@@ -52,15 +56,25 @@ def leaf_filters() -> st.SearchStrategy[dict[str, Any]]:
         st.builds(lambda ws: {"g": {"$in": ws}}, st.lists(word, min_size=1, max_size=2)),
         st.builds(lambda ws: {"t": {"$nin": ws}}, st.lists(word, min_size=1, max_size=2)),
         st.builds(lambda w: {"t": w}, word),
-        st.builds(lambda op, n: {"n": {op: n}}, st.sampled_from(["$gt", "$gte", "$lt", "$lte", "$eq", "$ne"]), num),
+        st.builds(
+            lambda op, n: {"n": {op: n}},
+            st.sampled_from(["$gt", "$gte", "$lt", "$lte", "$eq", "$ne"]),
+            num,
+        ),
         st.builds(lambda b: {"f": b}, st.booleans()),
-        st.builds(lambda f, b: {f: {"$exists": b}}, st.sampled_from(["g", "n", "t", "f"]), st.booleans()),
+        st.builds(
+            lambda f, b: {f: {"$exists": b}}, st.sampled_from(["g", "n", "t", "f"]), st.booleans()
+        ),
     )
 
 
 filters = st.recursive(
     leaf_filters(),
-    lambda inner: st.builds(lambda op, xs: {op: xs}, st.sampled_from(["$and", "$or"]), st.lists(inner, min_size=1, max_size=3)),
+    lambda inner: st.builds(
+        lambda op, xs: {op: xs},
+        st.sampled_from(["$and", "$or"]),
+        st.lists(inner, min_size=1, max_size=3),
+    ),
     max_leaves=4,
 )
 
@@ -83,7 +97,11 @@ def model_match(flt: dict[str, Any], md: dict[str, Any]) -> bool:
             values = value if isinstance(value, list) else [value]
 
             def eq(v: Any, a: Any) -> bool:
-                return type(v) is type(a) and v == a if isinstance(a, bool) or isinstance(v, bool) else v == a
+                return (
+                    type(v) is type(a) and v == a
+                    if isinstance(a, bool) or isinstance(v, bool)
+                    else v == a
+                )
 
             if op == "$eq":
                 ok = present and any(eq(v, arg) for v in values)
@@ -97,14 +115,20 @@ def model_match(flt: dict[str, Any], md: dict[str, Any]) -> bool:
                 ok = present == arg
             else:
                 numeric = present and isinstance(value, int | float) and not isinstance(value, bool)
-                cmp = {"$gt": lambda v: v > arg, "$gte": lambda v: v >= arg, "$lt": lambda v: v < arg, "$lte": lambda v: v <= arg}[op]
-                ok = numeric and cmp(value)
+                ok = numeric and {
+                    "$gt": value > arg,
+                    "$gte": value >= arg,
+                    "$lt": value < arg,
+                    "$lte": value <= arg,
+                }[op]
             if not ok:
                 return False
     return True
 
 
-def model_score(metric: str, q: np.ndarray, v: np.ndarray, qs: dict | None, vs: dict | None) -> float:
+def model_score(
+    metric: str, q: np.ndarray, v: np.ndarray, qs: dict | None, vs: dict | None
+) -> float:
     q64, v64 = q.astype(np.float64), v.astype(np.float64)
     if metric == "cosine":
         return float(q64 @ v64 / (np.linalg.norm(q64) * np.linalg.norm(v64)))
@@ -137,7 +161,9 @@ class EngineVsModel(RuleBasedStateMachine):
 
     # --- writes ----------------------------------------------------------------------------
     @rule(
-        records=st.lists(st.tuples(st.sampled_from(IDS), vectors, metadata, sparse), min_size=1, max_size=6)
+        records=st.lists(
+            st.tuples(st.sampled_from(IDS), vectors, metadata, sparse), min_size=1, max_size=6
+        )
     )
     def upsert(self, records: list[tuple[str, list[float], dict[str, Any], dict | None]]) -> None:
         batch = []
@@ -148,7 +174,11 @@ class EngineVsModel(RuleBasedStateMachine):
             if sp:
                 item["sparse_values"] = sp
             batch.append(item)
-            self.model[rid] = {"values": np.asarray(vec, dtype=np.float32), "metadata": dict(md), "sparse": sp}
+            self.model[rid] = {
+                "values": np.asarray(vec, dtype=np.float32),
+                "metadata": dict(md),
+                "sparse": sp,
+            }
         self.index.upsert(vectors=batch)
 
     @rule(rid=st.sampled_from(IDS), vec=st.none() | vectors, md=metadata)
@@ -209,7 +239,9 @@ class EngineVsModel(RuleBasedStateMachine):
         if self.metric != "dotproduct":
             qs = None
         qv = np.asarray(q, dtype=np.float32)
-        res = self.index.query(vector=q, top_k=k, filter=flt, sparse_vector=qs, include_metadata=True)
+        res = self.index.query(
+            vector=q, top_k=k, filter=flt, sparse_vector=qs, include_metadata=True
+        )
         expected = {
             r: model_score(self.metric, qv, rec["values"], qs, rec["sparse"])
             for r, rec in self.model.items()

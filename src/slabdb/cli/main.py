@@ -14,7 +14,9 @@ import slabdb
 from slabdb.config import Settings
 from slabdb.errors import SlabDBError
 
-app = typer.Typer(help="SlabDB: a vector database with Pinecone's architecture and API.", no_args_is_help=True)
+app = typer.Typer(
+    help="SlabDB: a vector database with Pinecone's architecture and API.", no_args_is_help=True
+)
 console = Console()
 
 DEMO_INDEX = "demo"
@@ -40,26 +42,40 @@ def demo(
             db.delete_index(DEMO_INDEX)
         db.create_index(name=DEMO_INDEX, dimension=dimension, metric="cosine")
         index = db.Index(DEMO_INDEX)
-        console.print(f"[bold]SlabDB demo[/] — store {db.store.url}, index '{DEMO_INDEX}' ({dimension}-d, cosine)")
+        console.print(
+            f"[bold]SlabDB demo[/] — store {db.store.url}, index '{DEMO_INDEX}' ({dimension}-d, cosine)"
+        )
         batch = 1000
         started = time.perf_counter()
         with Progress(
-            TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
+            TextColumn("ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
         ) as bar:
             task = bar.add_task("ingest", total=records)
             for start in range(0, records, batch):
                 n = min(batch, records - start)
                 cluster = rng.integers(0, len(centers), n)
-                vecs = centers[cluster] + 0.3 * rng.standard_normal((n, dimension)).astype(np.float32)
+                vecs = centers[cluster] + 0.3 * rng.standard_normal((n, dimension)).astype(
+                    np.float32
+                )
                 ids = [f"item-{start + i:07d}" for i in range(n)]
                 md = [
-                    {"genre": DEMO_GENRES[int(c) % len(DEMO_GENRES)], "year": int(1950 + (start + i) % 75), "cluster": int(c)}
+                    {
+                        "genre": DEMO_GENRES[int(c) % len(DEMO_GENRES)],
+                        "year": int(1950 + (start + i) % 75),
+                        "cluster": int(c),
+                    }
                     for i, c in enumerate(cluster)
                 ]
                 index.upsert_arrays(ids, vecs, metadata=md)
                 bar.advance(task, n)
         ingest_s = time.perf_counter() - started
-        console.print(f"ingested {records:,} records in {ingest_s:.1f}s ({records / ingest_s:,.0f}/s)")
+        console.print(
+            f"ingested {records:,} records in {ingest_s:.1f}s ({records / ingest_s:,.0f}/s)"
+        )
         t0 = time.perf_counter()
         index.flush()
         tasks = index.compact()
@@ -73,7 +89,10 @@ def demo(
             ("unfiltered", None),
             ("genre = comedy", {"genre": "comedy"}),
             ("year in [1990, 2000)", {"year": {"$gte": 1990, "$lt": 2000}}),
-            ("sci-fi or drama, after 2010", {"$and": [{"genre": {"$in": ["sci-fi", "drama"]}}, {"year": {"$gt": 2010}}]}),
+            (
+                "sci-fi or drama, after 2010",
+                {"$and": [{"genre": {"$in": ["sci-fi", "drama"]}}, {"year": {"$gt": 2010}}]},
+            ),
         ):
             t = time.perf_counter()
             res = index.query(vector=probe.tolist(), top_k=5, filter=flt, include_metadata=True)
@@ -86,7 +105,9 @@ def demo(
             )
         console.print(table)
         stats = index.describe_index_stats()
-        console.print(f"records: {stats.total_vector_count:,}; namespaces: {list(stats.namespaces)}")
+        console.print(
+            f"records: {stats.total_vector_count:,}; namespaces: {list(stats.namespaces)}"
+        )
         console.print(f"engine: {db.open_namespaces()[0].stats()}")
 
 
@@ -97,7 +118,13 @@ def list_indexes(data: str = typer.Option("./data", help="Directory or store URL
         table = Table("name", "dimension", "metric", "type", "records")
         for model in db.list_indexes():
             stats = db.Index(model.name).describe_index_stats()
-            table.add_row(model.name, str(model.dimension), model.metric, model.vector_type, f"{stats.total_vector_count:,}")
+            table.add_row(
+                model.name,
+                str(model.dimension),
+                model.metric,
+                model.vector_type,
+                f"{stats.total_vector_count:,}",
+            )
         console.print(table)
 
 

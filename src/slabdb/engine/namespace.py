@@ -100,8 +100,12 @@ class Namespace:
     def view(self) -> NamespaceView:
         with self._lock:
             if self._view is None:
-                sources: list[Source] = [MemtableSource(self._active.snapshot(), self.spec.vector_type)]
-                sources += [MemtableSource(m.snapshot(), self.spec.vector_type) for m in self._frozen]
+                sources: list[Source] = [
+                    MemtableSource(self._active.snapshot(), self.spec.vector_type)
+                ]
+                sources += [
+                    MemtableSource(m.snapshot(), self.spec.vector_type) for m in self._frozen
+                ]
                 for entry in reversed(self._manifest.slabs):
                     sources.append(SlabSource(self._readers[entry.id], entry.id))
                 self._view = NamespaceView(sources)
@@ -221,7 +225,8 @@ class Namespace:
 
     def _apply(self, entry: WalEntry) -> list[Any]:
         """Resolve and apply one entry at its LSN (deterministic: replay gives the same)."""
-        lsn, mem, results = entry.lsn, self._active, []
+        lsn, mem = entry.lsn, self._active
+        results: list[Any] = []
         for op in entry.ops:
             if isinstance(op, UpsertOp):
                 for i, rid in enumerate(op.ids):

@@ -51,7 +51,12 @@ class Source(ABC):
 
     @abstractmethod
     def search(
-        self, vector: F32 | None, sparse: SparseVector | None, metric: str, k: int, expr: Expr | None
+        self,
+        vector: F32 | None,
+        sparse: SparseVector | None,
+        metric: str,
+        k: int,
+        expr: Expr | None,
     ) -> tuple[I64, F32]:
         """Rows and scores of the best ``k`` live matching rows here, best first."""
 
@@ -97,7 +102,12 @@ class MemtableSource(Source):
         return {int(r) for r in rows if matches(expr, md[r])}
 
     def search(
-        self, vector: F32 | None, sparse: SparseVector | None, metric: str, k: int, expr: Expr | None
+        self,
+        vector: F32 | None,
+        sparse: SparseVector | None,
+        metric: str,
+        k: int,
+        expr: Expr | None,
     ) -> tuple[I64, F32]:
         rows = self._live_rows()
         if expr is not None:
@@ -112,7 +122,9 @@ class MemtableSource(Source):
             scores = np.zeros(len(rows), dtype=np.float32)
         if sparse is not None:
             sp = self.snap.sparse
-            scores = scores + np.asarray([sparse_dot(sparse, sp[r]) for r in rows], dtype=np.float32)
+            scores = scores + np.asarray(
+                [sparse_dot(sparse, sp[r]) for r in rows], dtype=np.float32
+            )
         best = top_k_rows(scores, k, metric)
         return rows[best], scores[best].astype(np.float32)
 
@@ -161,9 +173,16 @@ class SlabSource(Source):
         return set(allow)
 
     def search(
-        self, vector: F32 | None, sparse: SparseVector | None, metric: str, k: int, expr: Expr | None
+        self,
+        vector: F32 | None,
+        sparse: SparseVector | None,
+        metric: str,
+        k: int,
+        expr: Expr | None,
     ) -> tuple[I64, F32]:
-        return self.reader.search(vector=vector, sparse=sparse, metric=metric, k=k, allow=self._allow(expr))
+        return self.reader.search(
+            vector=vector, sparse=sparse, metric=metric, k=k, allow=self._allow(expr)
+        )
 
     def latest_rows(self) -> Iterator[tuple[str, int, bool, int]]:
         r = self.reader

@@ -76,7 +76,9 @@ class ManifestRecord:
             raise CorruptionError(f"{where}: undecodable ({exc})") from exc
 
     # --- pure transitions -----------------------------------------------------------
-    def with_flush(self, slab: SlabEntry | None, checkpoint_lsn: int, cleared: bool) -> ManifestRecord:
+    def with_flush(
+        self, slab: SlabEntry | None, checkpoint_lsn: int, cleared: bool
+    ) -> ManifestRecord:
         """Add a flushed L0 slab (a delete-all flush first drops every older slab)."""
         slabs = () if cleared else self.slabs
         if slab is not None:
@@ -88,7 +90,9 @@ class ManifestRecord:
             slabs=slabs,
         )
 
-    def with_compaction(self, inputs: tuple[str, ...], output: SlabEntry | None) -> ManifestRecord | None:
+    def with_compaction(
+        self, inputs: tuple[str, ...], output: SlabEntry | None
+    ) -> ManifestRecord | None:
         """Replace the contiguous run of ``inputs`` by ``output``; None if they are not all here."""
         ids = [s.id for s in self.slabs]
         try:

@@ -74,7 +74,9 @@ class Memtable:
         self._deleted = np.zeros(_INITIAL_CAPACITY, dtype=np.bool_)
         self._superseded = np.zeros(_INITIAL_CAPACITY, dtype=np.bool_)
         self._vectors: F32 | None = (
-            None if dimension is None else np.zeros((_INITIAL_CAPACITY, dimension), dtype=np.float32)
+            None
+            if dimension is None
+            else np.zeros((_INITIAL_CAPACITY, dimension), dtype=np.float32)
         )
         self._norms = np.zeros(_INITIAL_CAPACITY, dtype=np.float32)
         self._metadata: list[dict[str, Any] | None] = []
@@ -179,7 +181,11 @@ class Memtable:
 
     def pruned(self, checkpoint_lsn: int) -> Memtable:
         """A copy without versions at or below ``checkpoint_lsn`` (they are in slabs)."""
-        clear_lsn = self.clear_lsn if self.clear_lsn is not None and self.clear_lsn > checkpoint_lsn else None
+        clear_lsn = (
+            self.clear_lsn
+            if self.clear_lsn is not None and self.clear_lsn > checkpoint_lsn
+            else None
+        )
         if not self._ids or self.min_row_lsn > checkpoint_lsn:
             if clear_lsn != self.clear_lsn:
                 self.clear_lsn = clear_lsn

@@ -68,9 +68,6 @@ def top_k_rows(scores: F32, k: int, metric: str) -> I64:
     if k <= 0 or n == 0:
         return np.empty(0, dtype=np.int64)
     keys = rank_keys(scores, metric)
-    if k < n:
-        part = np.argpartition(-keys, k - 1)[:k]
-    else:
-        part = np.arange(n)
+    part = np.argpartition(-keys, k - 1)[:k] if k < n else np.arange(n)
     order = np.lexsort((part, -keys[part]))
     return part[order].astype(np.int64)

@@ -69,10 +69,23 @@ def _op_out(op: Op, blob: _Blob) -> dict[str, Any]:
             dim = int(op.vectors.shape[1])
             vec = blob.add(op.vectors)
         sparse = None if op.sparse is None else [_sparse_out(s) for s in op.sparse]
-        return {"t": "upsert", "ids": op.ids, "dim": dim, "vec": vec, "md": op.metadata, "sp": sparse}
+        return {
+            "t": "upsert",
+            "ids": op.ids,
+            "dim": dim,
+            "vec": vec,
+            "md": op.metadata,
+            "sp": sparse,
+        }
     if isinstance(op, UpdateOp):
         vec = None if op.values is None else blob.add(op.values)
-        return {"t": "update", "id": op.id, "vec": vec, "md": op.set_metadata, "sp": _sparse_out(op.sparse)}
+        return {
+            "t": "update",
+            "id": op.id,
+            "vec": vec,
+            "md": op.set_metadata,
+            "sp": _sparse_out(op.sparse),
+        }
     if isinstance(op, UpdateByFilterOp):
         return {"t": "update_filter", "filter": op.filter, "md": op.set_metadata}
     if isinstance(op, DeleteOp):
@@ -109,7 +122,9 @@ def _op_in(raw: dict[str, Any], blob: memoryview) -> Op:
         return UpsertOp(ids=raw["ids"], vectors=vectors, metadata=raw["md"], sparse=sparse)
     if kind == "update":
         values = None if raw["vec"] is None else _floats(blob, raw["vec"])
-        return UpdateOp(id=raw["id"], values=values, set_metadata=raw["md"], sparse=_sparse_in(raw["sp"]))
+        return UpdateOp(
+            id=raw["id"], values=values, set_metadata=raw["md"], sparse=_sparse_in(raw["sp"])
+        )
     if kind == "update_filter":
         return UpdateByFilterOp(filter=raw["filter"], set_metadata=raw["md"])
     if kind == "delete":

@@ -16,7 +16,9 @@ from slabdb.errors import (
 
 @pytest.fixture
 def db():
-    client = slabdb.connect("memory://", config=EngineConfig(background=False, flush_records=4, level_fanout=2))
+    client = slabdb.connect(
+        "memory://", config=EngineConfig(background=False, flush_records=4, level_fanout=2)
+    )
     yield client
     client.close()
 
@@ -29,7 +31,12 @@ def index(db):
 
 def test_control_plane(db):
     model = db.create_index(name="a-1", dimension=8, metric="euclidean", tags={"team": "x"})
-    assert (model.name, model.dimension, model.metric, model.vector_type) == ("a-1", 8, "euclidean", "dense")
+    assert (model.name, model.dimension, model.metric, model.vector_type) == (
+        "a-1",
+        8,
+        "euclidean",
+        "dense",
+    )
     assert db.has_index("a-1") and not db.has_index("b")
     assert db.list_indexes().names() == ["a-1"]
     assert db.describe_index("a-1").tags == {"team": "x"}
@@ -55,12 +62,17 @@ def test_recreated_index_starts_empty(db):
 
 
 def test_upsert_query_fetch_read_your_writes(index):
-    index.upsert(vectors=[
-        {"id": "a", "values": [1, 0, 0], "metadata": {"genre": "drama", "year": 2001}},
-        ("b", [0, 1, 0], {"genre": "comedy", "year": 1999}),
-        ("c", [0.9, 0.1, 0]),
-    ], namespace="ns")
-    res = index.query(vector=[1, 0, 0], top_k=2, namespace="ns", include_metadata=True, include_values=True)
+    index.upsert(
+        vectors=[
+            {"id": "a", "values": [1, 0, 0], "metadata": {"genre": "drama", "year": 2001}},
+            ("b", [0, 1, 0], {"genre": "comedy", "year": 1999}),
+            ("c", [0.9, 0.1, 0]),
+        ],
+        namespace="ns",
+    )
+    res = index.query(
+        vector=[1, 0, 0], top_k=2, namespace="ns", include_metadata=True, include_values=True
+    )
     assert [m.id for m in res.matches] == ["a", "c"]
     assert res.matches[0].score == pytest.approx(1.0)
     assert res.matches[0].metadata == {"genre": "drama", "year": 2001}
@@ -74,10 +86,17 @@ def test_upsert_query_fetch_read_your_writes(index):
 def test_filters_never_post_filter(index):
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((40, 3)).astype(np.float32)
-    index.upsert(vectors=[(f"v{i}", vecs[i].tolist(), {"k": "rare" if i % 10 == 0 else "common", "i": i}) for i in range(40)])
+    index.upsert(
+        vectors=[
+            (f"v{i}", vecs[i].tolist(), {"k": "rare" if i % 10 == 0 else "common", "i": i})
+            for i in range(40)
+        ]
+    )
     res = index.query(vector=[1, 0, 0], top_k=10, filter={"k": "rare"}, include_metadata=True)
     assert sorted(m.id for m in res.matches) == ["v0", "v10", "v20", "v30"]
-    res = index.query(vector=[1, 0, 0], top_k=3, filter={"$and": [{"i": {"$gte": 5}}, {"i": {"$lt": 8}}]})
+    res = index.query(
+        vector=[1, 0, 0], top_k=3, filter={"$and": [{"i": {"$gte": 5}}, {"i": {"$lt": 8}}]}
+    )
     assert sorted(m.id for m in res.matches) == ["v5", "v6", "v7"]
 
 
@@ -102,9 +121,15 @@ def test_update_by_id_and_by_filter(index):
     index.update(id="b", values=[0, 0, 1])
     assert index.fetch(ids=["a"]).vectors["a"].metadata == {"g": "x", "n": 2}
     assert index.fetch(ids=["b"]).vectors["b"].values == [0.0, 0.0, 1.0]
-    assert index.update(filter={"g": "x"}, set_metadata={"tag": "t"}, dry_run=True).matched_records == 1
+    assert (
+        index.update(filter={"g": "x"}, set_metadata={"tag": "t"}, dry_run=True).matched_records
+        == 1
+    )
     assert index.fetch(ids=["a"]).vectors["a"].metadata == {"g": "x", "n": 2}
-    assert index.update(filter={"g": {"$in": ["x", "y"]}}, set_metadata={"tag": "t"}).matched_records == 2
+    assert (
+        index.update(filter={"g": {"$in": ["x", "y"]}}, set_metadata={"tag": "t"}).matched_records
+        == 2
+    )
     assert index.fetch(ids=["b"]).vectors["b"].metadata == {"g": "y", "tag": "t"}
     assert index.update(id="missing", set_metadata={"x": "y"}).matched_records == 0
     assert index.fetch(ids=["missing"]).vectors == {}
@@ -161,7 +186,9 @@ def test_metrics_follow_pinecone():
         idx.upsert(vectors=[("near", [1, 1]), ("far", [3, 3])])
     res = e.query(vector=[1, 2], top_k=2)
     assert [m.id for m in res.matches] == ["near", "far"]
-    assert [m.score for m in res.matches] == pytest.approx([1.0, 5.0])  # squared distance, ascending
+    assert [m.score for m in res.matches] == pytest.approx(
+        [1.0, 5.0]
+    )  # squared distance, ascending
     res = d.query(vector=[1, 2], top_k=2)
     assert [m.id for m in res.matches] == ["far", "near"]
     assert [m.score for m in res.matches] == pytest.approx([9.0, 3.0])
@@ -172,18 +199,27 @@ def test_hybrid_and_sparse_indexes():
     db = slabdb.connect("memory://", config=EngineConfig(background=False, flush_records=2))
     db.create_index(name="h", dimension=2, metric="dotproduct")
     h = db.Index("h")
-    h.upsert(vectors=[
-        {"id": "a", "values": [1, 0], "sparse_values": {"indices": [5], "values": [2.0]}},
-        {"id": "b", "values": [1, 0], "sparse_values": {"indices": [6], "values": [3.0]}},
-        {"id": "c", "values": [0.5, 0]},
-    ])
+    h.upsert(
+        vectors=[
+            {"id": "a", "values": [1, 0], "sparse_values": {"indices": [5], "values": [2.0]}},
+            {"id": "b", "values": [1, 0], "sparse_values": {"indices": [6], "values": [3.0]}},
+            {"id": "c", "values": [0.5, 0]},
+        ]
+    )
     res = h.query(vector=[1, 0], sparse_vector={"indices": [6], "values": [1.0]}, top_k=3)
     assert [m.id for m in res.matches] == ["b", "a", "c"]
     assert [m.score for m in res.matches] == pytest.approx([4.0, 1.0, 0.5])
     db.create_index(name="s", metric="dotproduct", vector_type="sparse")
     s = db.Index("s")
-    s.upsert(vectors=[{"id": f"d{i}", "sparse_values": {"indices": [i, 100], "values": [1.0, 0.1 * i]}} for i in range(5)])
-    res = s.query(sparse_vector={"indices": [3, 100], "values": [1.0, 1.0]}, top_k=2, include_values=True)
+    s.upsert(
+        vectors=[
+            {"id": f"d{i}", "sparse_values": {"indices": [i, 100], "values": [1.0, 0.1 * i]}}
+            for i in range(5)
+        ]
+    )
+    res = s.query(
+        sparse_vector={"indices": [3, 100], "values": [1.0, 1.0]}, top_k=2, include_values=True
+    )
     assert [m.id for m in res.matches] == ["d3", "d4"]
     assert res.matches[0].sparse_values.indices == [3, 100]
     db.close()
@@ -193,7 +229,10 @@ def test_bulk_arrays(index):
     rng = np.random.default_rng(3)
     mat = rng.standard_normal((2500, 3)).astype(np.float32)
     ids = [f"r{i}" for i in range(2500)]
-    assert index.upsert_arrays(ids, mat, metadata=[{"i": i} for i in range(2500)]).upserted_count == 2500
+    assert (
+        index.upsert_arrays(ids, mat, metadata=[{"i": i} for i in range(2500)]).upserted_count
+        == 2500
+    )
     assert index.describe_index_stats().total_vector_count == 2500
     got = index.fetch(ids=["r2499"]).vectors["r2499"]
     assert np.array_equal(np.asarray(got.values, dtype=np.float32), mat[2499])

@@ -6,8 +6,16 @@ from slabdb.storage import open_store
 
 
 def _slab(i, level=0):
-    return SlabEntry(id=f"s{i}", key=f"k{i}", level=level, count=1, live_count=1,
-                     min_lsn=i, max_lsn=i, size_bytes=1)
+    return SlabEntry(
+        id=f"s{i}",
+        key=f"k{i}",
+        level=level,
+        count=1,
+        live_count=1,
+        min_lsn=i,
+        max_lsn=i,
+        size_bytes=1,
+    )
 
 
 def test_round_trip():
@@ -21,7 +29,11 @@ def test_garbage_is_corruption():
 
 
 def test_flush_and_compaction_transitions():
-    m = ManifestRecord().with_flush(_slab(1), 5, cleared=False).with_flush(_slab(2), 9, cleared=False)
+    m = (
+        ManifestRecord()
+        .with_flush(_slab(1), 5, cleared=False)
+        .with_flush(_slab(2), 9, cleared=False)
+    )
     assert [s.id for s in m.slabs] == ["s1", "s2"] and m.checkpoint_lsn == 9 and m.version == 2
     c = m.with_compaction(("s1", "s2"), _slab(3, 1))
     assert c is not None and [s.id for s in c.slabs] == ["s3"]
