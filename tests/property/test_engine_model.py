@@ -115,12 +115,15 @@ def model_match(flt: dict[str, Any], md: dict[str, Any]) -> bool:
                 ok = present == arg
             else:
                 numeric = present and isinstance(value, int | float) and not isinstance(value, bool)
-                ok = numeric and {
-                    "$gt": value > arg,
-                    "$gte": value >= arg,
-                    "$lt": value < arg,
-                    "$lte": value <= arg,
-                }[op]
+                ok = (
+                    numeric
+                    and {
+                        "$gt": value > arg,
+                        "$gte": value >= arg,
+                        "$lt": value < arg,
+                        "$lte": value <= arg,
+                    }[op]
+                )
             if not ok:
                 return False
     return True

@@ -75,6 +75,7 @@ class Namespace:
         self._applied_lsn = 0
         self._view: NamespaceView | None = None
         self._synced_at = 0.0
+        self.manifest_conflicts = 0
         self.refreshed_at = 0.0
         self._writer = WalWriter(store, prefix, next_lsn=1)
         self._committer = GroupCommitter(self._commit)
@@ -122,6 +123,10 @@ class Namespace:
                 "memtable_records": len(self._active),
                 "frozen_memtables": len(self._frozen),
                 "slabs_per_level": levels,
+                "wal_conflicts": self._writer.conflicts,
+                "manifest_conflicts": self.manifest_conflicts,
+                "group_commit_entries": self._committer.entries_written,
+                "group_commit_batches": self._committer.batches_committed,
             }
 
     # --- manifest adoption ------------------------------------------------------------------
@@ -310,6 +315,7 @@ class Namespace:
             try:
                 new_etag = self._manifests.publish(new, etag)
             except ConflictError:
+                self.manifest_conflicts += 1
                 self.adopt(*self._manifests.load())
                 continue
             self.adopt(new, new_etag)
@@ -335,6 +341,7 @@ class Namespace:
             try:
                 new_etag = self._manifests.publish(new, etag)
             except ConflictError:
+                self.manifest_conflicts += 1
                 self.adopt(*self._manifests.load())
                 continue
             self.adopt(new, new_etag)

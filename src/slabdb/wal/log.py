@@ -52,6 +52,8 @@ class WalWriter:
         self._store = store
         self._prefix = prefix
         self.next_lsn = next_lsn
+        self.conflicts = 0
+        """LSNs this writer lost to another writer (for stats and tests)."""
 
     def append(self, data: bytes, on_foreign: Callable[[list[WalEntry]], None]) -> int:
         """Write ``data`` as the next entry and return its LSN.
@@ -64,6 +66,7 @@ class WalWriter:
             try:
                 self._store.put_if_absent(wal_key(self._prefix, lsn), data)
             except ObjectExistsError:
+                self.conflicts += 1
                 foreign = list(read_wal(self._store, self._prefix, after_lsn=lsn - 1))
                 if foreign:
                     on_foreign(foreign)
