@@ -25,7 +25,7 @@ import slabdb
 from slabdb import EngineConfig
 
 sys.path.insert(0, str(Path(__file__).parent))
-from writer_child import batch_records  # noqa: E402
+from writer_child import batch_records
 
 CHILD = Path(__file__).parent / "writer_child.py"
 KILLS = 20

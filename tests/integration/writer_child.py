@@ -9,6 +9,7 @@ printing ``PHASE flush`` / ``PHASE compact`` first, so a parent can kill it ther
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -62,10 +63,8 @@ def main() -> None:
     )
     db = slabdb.connect(args.url, config=config)
     if not db.has_index("crash"):
-        try:
+        with contextlib.suppress(slabdb.errors.AlreadyExistsError):  # the other writer won
             db.create_index(name="crash", dimension=DIM, metric="cosine")
-        except slabdb.errors.AlreadyExistsError:
-            pass
     index = db.Index("crash")
     print("READY", flush=True)
     while args.go_file and not os.path.exists(args.go_file):
