@@ -91,7 +91,7 @@ def test_background_maintenance_with_concurrent_writers_and_readers(tmp_path: Pa
                     written.update(recs)
                 got = index.fetch(ids=[recs[0][0]]).vectors  # read-your-writes
                 assert recs[0][0] in got
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     def reader() -> None:
@@ -101,7 +101,7 @@ def test_background_maintenance_with_concurrent_writers_and_readers(tmp_path: Pa
                 res = index.query(vector=rng.standard_normal(8).tolist(), top_k=5)
                 ids = [m.id for m in res.matches]
                 assert len(ids) == len(set(ids))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
