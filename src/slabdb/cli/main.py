@@ -82,9 +82,10 @@ def demo(
         console.print(f"flush + {tasks} compaction task(s): {time.perf_counter() - t0:.1f}s")
 
         probe = centers[3] + 0.1 * rng.standard_normal(dimension).astype(np.float32)
-        table = Table(title="queries (top 5)")
-        for col in ("query", "ms", "ids", "genres"):
-            table.add_column(col)
+        table = Table(title="queries (top_k=5)")
+        table.add_column("query")
+        table.add_column("ms", justify="right")
+        table.add_column("top 3: genre/year", no_wrap=True)
         for label, flt in (
             ("unfiltered", None),
             ("genre = comedy", {"genre": "comedy"}),
@@ -100,8 +101,10 @@ def demo(
             table.add_row(
                 label,
                 f"{ms:.1f}",
-                " ".join(m.id for m in res.matches),
-                " ".join(str((m.metadata or {}).get("genre")) for m in res.matches),
+                ", ".join(
+                    f"{(m.metadata or {}).get('genre')}/{(m.metadata or {}).get('year')}"
+                    for m in res.matches[:3]
+                ),
             )
         console.print(table)
         stats = index.describe_index_stats()

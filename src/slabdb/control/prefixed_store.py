@@ -14,11 +14,12 @@ from slabdb.storage.base import GetResult, ObjectMeta, ObjectStore
 
 
 class PrefixedStore(ObjectStore):
-    """Keys ``k`` of this store are keys ``prefix + k`` of ``base``."""
+    """Keys ``k`` of this store are keys ``prefix + k`` of ``base`` (``""``: the whole store,
+    but closing the view leaves the base open)."""
 
     def __init__(self, base: ObjectStore, prefix: str) -> None:
-        if not prefix.endswith("/") or prefix.startswith("/"):
-            raise InvalidArgumentError(f"store prefix {prefix!r} must look like 'a/b/'")
+        if prefix and (not prefix.endswith("/") or prefix.startswith("/")):
+            raise InvalidArgumentError(f"store prefix {prefix!r} must be '' or look like 'a/b/'")
         self._base = base
         self._prefix = prefix
 

@@ -1,0 +1,176 @@
+"""Projects: each has its own embedded :class:`~slabdb.Client` over its part of the store.
+
+The ``default`` project is the root of the store, so a database written with
+``slabdb.connect(dir)`` is served as-is; other projects live under
+``projects/<name>/``.  Every index gets a *slot* in the control catalog: its data-plane
+port is the server's base port plus the slot.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from slabdb import validation
+from slabdb.client import Client
+from slabdb.config import EngineConfig
+from slabdb.control.catalog_db import ControlCatalog, IndexSlot, Project
+from slabdb.control.keys import NewKey, new_key
+from slabdb.control.prefixed_store import PrefixedStore
+from slabdb.errors import AlreadyExistsError, IndexNotFoundError, NotFoundError
+from slabdb.index import Index
+from slabdb.storage.base import ObjectStore
+from slabdb.types import IndexModel
+
+DEFAULT_PROJECT = "default"
+INDEX_HANDLE_TTL_SECONDS = 2.0
+"""How long a data-plane index handle is reused before its config is re-read."""
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """An index as the API layer sees it: engine model plus slot and API metadata."""
+
+    project: str
+    model: IndexModel
+    slot: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Projects:
+    """Projects, their keys, their clients and their indexes' slots."""
+
+    def __init__(self, store: ObjectStore, catalog: ControlCatalog, config: EngineConfig) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.config = config
+        self._lock = threading.RLock()
+        self._clients: dict[str, Client] = {}
+        self._handles: dict[int, tuple[float, str, Index]] = {}
+
+    # --- projects and keys ------------------------------------------------------------------
+    def ensure_default(self) -> NewKey | None:
+        """On an empty catalog: create the default project and its first key."""
+        if self.catalog.list_projects():
+            return None
+        try:
+            self.catalog.create_project(DEFAULT_PROJECT, "")
+        except AlreadyExistsError:
+            return None
+        return self.create_key(DEFAULT_PROJECT)
+
+    def create_project(self, name: str) -> Project:
+        validation.index_name(name)
+        return self.catalog.create_project(name, f"projects/{name}/")
+
+    def create_key(self, project: str) -> NewKey:
+        key = new_key()
+        self.catalog.add_key(key.key_id, project, key.key_hash)
+        return key
+
+    def client(self, project: str) -> Client:
+        with self._lock:
+            client = self._clients.get(project)
+            if client is None:
+                prefix = self.catalog.get_project(project).store_prefix
+                client = Client(PrefixedStore(self.store, prefix), self.config)
+                self._clients[project] = client
+            return client
+
+    def open_clients(self) -> list[Client]:
+        with self._lock:
+            return list(self._clients.values())
+
+    # --- indexes ------------------------------------------------------------------------------
+    def _info(self, project: str, model: IndexModel) -> IndexInfo:
+        slot = self.catalog.get_slot(project, model.name)
+        if slot is None:  # made by the embedded API: give it a slot now
+            try:
+                slot = self.catalog.claim_slot(project, model.name, {})
+            except AlreadyExistsError:
+                slot = self.catalog.get_slot(project, model.name)
+                assert slot is not None
+        return IndexInfo(project, model, slot.slot, slot.meta)
+
+    def create_index(self, project: str, meta: dict[str, Any], **kwargs: Any) -> IndexInfo:
+        client = self.client(project)
+        name = validation.index_name(kwargs.get("name"))
+        if client.has_index(name):
+            raise AlreadyExistsError(f"Resource {name} already exists")
+        stale = self.catalog.get_slot(project, name)
+        if stale is not None:  # left behind by a delete that died half-way
+            self.catalog.release_slot(project, name)
+        slot = self.catalog.claim_slot(project, name, meta)
+        try:
+            model = client.create_index(**kwargs)
+        except Exception:
+            self.catalog.release_slot(project, name)
+            raise
+        return IndexInfo(project, model, slot.slot, meta)
+
+    def describe_index(self, project: str, name: str) -> IndexInfo:
+        return self._info(project, self.client(project).describe_index(name))
+
+    def list_indexes(self, project: str) -> list[IndexInfo]:
+        return [self._info(project, m) for m in self.client(project).list_indexes()]
+
+    def configure_index(
+        self,
+        project: str,
+        name: str,
+        deletion_protection: str | None,
+        tags: dict[str, str] | None,
+        meta_changes: dict[str, Any] | None = None,
+    ) -> IndexInfo:
+        client = self.client(project)
+        model = client.configure_index(name, deletion_protection=deletion_protection, tags=tags)
+        info = self._info(project, model)
+        if meta_changes:
+            meta = {**info.meta, **meta_changes}
+            self.catalog.update_slot_meta(project, name, meta)
+            info = IndexInfo(project, model, info.slot, meta)
+        self._forget(info.slot)
+        return info
+
+    def delete_index(self, project: str, name: str) -> int:
+        """Delete an index; returns the slot it held (its listener can close)."""
+        client = self.client(project)
+        info = self.describe_index(project, name)
+        client.delete_index(name)
+        self.catalog.release_slot(project, name)
+        self._forget(info.slot)
+        return info.slot
+
+    def slots(self) -> list[IndexSlot]:
+        return self.catalog.all_slots()
+
+    # --- data plane -----------------------------------------------------------------------------
+    def index_for_slot(self, slot: int, project: str) -> Index:
+        """The handle behind one index port, if ``project`` owns it (else not found)."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._handles.get(slot)
+        if cached is not None and cached[0] > now and cached[1] == project:
+            return cached[2]
+        row = self.catalog.slot_by_number(slot)
+        if row is None or row.project != project:
+            raise IndexNotFoundError("no index is served on this host for this API key")
+        try:
+            handle = self.client(project).Index(row.name)
+        except NotFoundError as exc:
+            raise IndexNotFoundError(f"index {row.name!r} not found") from exc
+        with self._lock:
+            self._handles[slot] = (now + INDEX_HANDLE_TTL_SECONDS, project, handle)
+        return handle
+
+    def _forget(self, slot: int) -> None:
+        with self._lock:
+            self._handles.pop(slot, None)
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
