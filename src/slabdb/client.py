@@ -196,5 +196,12 @@ def _deletion_protection(value: str) -> str:
 def connect(
     url: str = "./data", *, config: EngineConfig | None = None, **store_options: Any
 ) -> Client:
-    """Open a database: a directory path, ``memory://`` or ``s3://bucket/prefix``."""
+    """Open a database: a directory path, ``memory://`` or ``s3://bucket/prefix``.
+
+    Without ``config``, engine settings come from ``SLABDB_*`` environment variables.
+    """
+    if config is None:
+        from slabdb.config import Settings
+
+        config = Settings().engine_config()
     return Client(open_store(url, **store_options), config)

@@ -40,13 +40,14 @@ def test_ingest_flush_compact_reopen_and_query(url: str) -> None:
     db = slabdb.connect(url, config=SMALL)
     db.create_index(name="e2e", dimension=d, metric="cosine")
     index = db.Index("e2e")
-    for start in range(0, n, 150):
-        ids = [f"v{i}" for i in range(start, min(n, start + 150))]
-        md = [{"color": str(colors[i]), "i": i} for i in range(start, min(n, start + 150))]
-        index.upsert_arrays(ids, mat[start : start + 150], metadata=md)
+    for start in range(0, n, 50):
+        ids = [f"v{i}" for i in range(start, min(n, start + 50))]
+        md = [{"color": str(colors[i]), "i": i} for i in range(start, min(n, start + 50))]
+        index.upsert_arrays(ids, mat[start : start + 50], metadata=md)
     index.compact()
     stats = db.open_namespaces()[0].stats()
-    assert stats["slabs_per_level"].get(1, 0) >= 1, stats  # compaction produced L1 slabs
+    assert stats["slabs_per_level"].get(1, 0) >= 1, stats  # compaction reached L1 ...
+    assert stats["slabs_per_level"].get(2, 0) >= 1, stats  # ... and L2
     if url == "memory://":
         store = db.store
         db.close(flush=False)

@@ -313,3 +313,22 @@ def test_bad_dimensions(db):
             db.create_index(name="d", dimension=dim)
     with pytest.raises(InvalidArgumentError):
         db.create_index(name="d", dimension=3, metric="manhattan")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda ix: ix.delete(filter={"k": {"$regex": "v"}}),
+        lambda ix: ix.delete(filter={"$or": []}),
+        lambda ix: ix.update(filter={"k": {"$gt": "v"}}, set_metadata={"x": 1}),
+        lambda ix: ix.update(id="keep", set_metadata={"x": None}),
+        lambda ix: ix.update(id="keep", values=[1, 2]),
+        lambda ix: ix.delete(ids=[""]),
+    ],
+)
+def test_bad_updates_and_deletes_change_nothing(index, call):
+    index.upsert(vectors=[("keep", [1, 0, 0], {"k": "v"})])
+    with pytest.raises(InvalidArgumentError):
+        call(index)
+    got = index.fetch(ids=["keep"]).vectors
+    assert got["keep"].metadata == {"k": "v"} and got["keep"].values == [1.0, 0.0, 0.0]
