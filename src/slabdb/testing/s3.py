@@ -67,7 +67,7 @@ def _atomic_moto_server_class() -> type:
     from moto.server import ThreadedMotoServer
     from werkzeug.serving import make_server
 
-    class AtomicMotoServer(ThreadedMotoServer):  # type: ignore[misc]
+    class AtomicMotoServer(ThreadedMotoServer):
         def _server_entry(self) -> None:
             app = DomainDispatcherApplication(create_backend_app)
             lock = threading.Lock()

@@ -27,7 +27,7 @@ def _keys(db, ns, what):
 
 
 def test_gc_keeps_young_objects_and_deletes_old_unreferenced_ones():
-    db, index, ns = _setup()
+    db, _index, ns = _setup()
     assert len(_keys(db, ns, "wal")) == 6
     compact_until_idle(ns)
     live = ns.manifest.slab_keys()
@@ -60,7 +60,7 @@ def test_gc_never_deletes_wal_above_the_checkpoint():
 
 
 def test_compaction_reaches_the_top_level_and_drops_tombstones():
-    db, index, ns = _setup()
+    _db, index, ns = _setup()
     index.delete(ids=[f"b0-{i}" for i in range(10)])
     index.flush()
     compact_until_idle(ns)
