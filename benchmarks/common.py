@@ -164,15 +164,16 @@ FILTER_BY_NAME = {f.name: f for f in FILTERS}
 
 def exact_top_k(ds: Dataset, k: int, mask: npt.NDArray[np.bool_] | None) -> list[list[str]]:
     """Exact cosine top-``k`` ids per query, scored in float64 (the recall reference)."""
-    xn = normalized(ds.vectors).astype(np.float64)
-    qn = normalized(ds.queries).astype(np.float64)
     rows = np.arange(ds.n) if mask is None else np.flatnonzero(mask)
+    xn = normalized(ds.vectors[rows]).astype(np.float64)
+    qn = normalized(ds.queries).astype(np.float64)
+    scores = xn @ qn.T  # (rows, queries)
+    kk = min(k, len(rows))
     out: list[list[str]] = []
-    for q in qn:
-        scores = xn[rows] @ q
-        kk = min(k, len(rows))
-        part = np.argpartition(-scores, kk - 1)[:kk] if kk < len(rows) else np.arange(len(rows))
-        best = part[np.lexsort((rows[part], -scores[part]))]
+    for j in range(qn.shape[0]):
+        col = scores[:, j]
+        part = np.argpartition(-col, kk - 1)[:kk] if kk < len(rows) else np.arange(len(rows))
+        best = part[np.lexsort((part, -col[part]))]
         out.append([ds.ids[int(rows[b])] for b in best])
     return out
 

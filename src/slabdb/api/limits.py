@@ -11,7 +11,7 @@ from slabdb.api.errors import error_response
 from slabdb.errors import PayloadTooLargeError
 
 
-def _too_large(size: int | None) -> PayloadTooLargeError:
+def too_large(size: int | None) -> PayloadTooLargeError:
     got = "" if size is None else f" ({size} bytes)"
     return PayloadTooLargeError(
         f"request body is too large{got}; the limit is {limits.MAX_REQUEST_BYTES} bytes (2 MB): "
@@ -40,7 +40,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     size = 0
                 if size > self.max_bytes:
-                    await error_response(_too_large(size), data_plane)(scope, receive, send)
+                    await error_response(too_large(size), data_plane)(scope, receive, send)
                     return
         seen = 0
         started = False
@@ -51,6 +51,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    scope.setdefault("state", {})["body_too_large"] = True
                     raise _BodyTooLarge
             return message
 
@@ -64,4 +65,4 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await error_response(_too_large(None), data_plane)(scope, receive, send)
+                await error_response(too_large(None), data_plane)(scope, receive, send)

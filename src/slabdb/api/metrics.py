@@ -41,9 +41,7 @@ class EngineCollector(Collector):
         frozen = GaugeMetricFamily(
             "slabdb_frozen_memtables", "Memtables waiting to flush", labels=labels
         )
-        slabs = GaugeMetricFamily(
-            "slabdb_slabs", "Slabs per LSM level", labels=[*labels, "level"]
-        )
+        slabs = GaugeMetricFamily("slabdb_slabs", "Slabs per LSM level", labels=[*labels, "level"])
         backlog = GaugeMetricFamily(
             "slabdb_compaction_backlog_slabs",
             "Slabs at levels that reached their fan-out (waiting to merge)",

@@ -109,7 +109,7 @@ def parse_create(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         "deletion_protection": _str(
             body.get("deletion_protection"), "deletion_protection", "disabled"
         ),
-        "tags": _tags(body.get("tags")),
+        "tags": parse_tags(body.get("tags")),
     }
     if "schema" in body:
         return _parse_schema_body(body, common)
@@ -183,7 +183,7 @@ def _parse_schema_body(
     return {**common, "dimension": None, "metric": metric, "vector_type": "sparse"}, meta
 
 
-def _tags(value: Any) -> dict[str, str] | None:
+def parse_tags(value: Any) -> dict[str, str] | None:
     if value is None:
         return None
     if not isinstance(value, dict) or not all(

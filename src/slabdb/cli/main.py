@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import slabdb
+from slabdb.cli.serve import keys_app, serve
 from slabdb.config import Settings
 from slabdb.errors import SlabDBError
 
@@ -18,6 +19,8 @@ app = typer.Typer(
     help="SlabDB: a vector database with Pinecone's architecture and API.", no_args_is_help=True
 )
 console = Console()
+app.command()(serve)
+app.add_typer(keys_app, name="keys")
 
 DEMO_INDEX = "demo"
 DEMO_GENRES = ("drama", "comedy", "documentary", "thriller", "sci-fi")

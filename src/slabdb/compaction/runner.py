@@ -74,7 +74,8 @@ def build_slab(
     return BuiltSlab(entry=entry, data=data)
 
 
-def _reader_version(reader: SlabReader, row: int) -> RecordVersion:
+def slab_version(reader: SlabReader, row: int) -> RecordVersion:
+    """The record version stored at ``row`` of a slab (tombstones carry no data)."""
     deleted = bool(reader.deleted[row])
     return RecordVersion(
         id=reader.ids[row],
@@ -101,5 +102,5 @@ def merge_versions(readers: Sequence[SlabReader], drop_tombstones: bool) -> list
         reader = readers[pos]
         if drop_tombstones and bool(reader.deleted[row]):
             continue
-        out.append(_reader_version(reader, row))
+        out.append(slab_version(reader, row))
     return out

@@ -79,9 +79,10 @@ class Projects:
                 self._clients[project] = client
             return client
 
-    def open_clients(self) -> list[Client]:
+    def open_clients(self) -> list[tuple[str, Client]]:
+        """(project, client) of every project opened so far."""
         with self._lock:
-            return list(self._clients.values())
+            return list(self._clients.items())
 
     # --- indexes ------------------------------------------------------------------------------
     def _info(self, project: str, model: IndexModel) -> IndexInfo:

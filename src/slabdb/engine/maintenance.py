@@ -43,11 +43,7 @@ def compact_once(ns: Namespace) -> bool:
         inputs = [readers[slab_id] for slab_id in task.inputs]
         versions = merge_versions(inputs, drop_tombstones=task.drop_tombstones)
         built = build_slab(ns.prefix, ns.spec, task.output_level, versions)
-        if built is not None:
-            ns.store.put_if_absent(built.entry.key, built.data)
-        published = ns.publish_compaction(task.inputs, None if built is None else built.entry)
-        if not published and built is not None:
-            ns.store.delete(built.entry.key)
+        published = ns.publish_compaction(task.inputs, built)
         log.info(
             "compaction %s: %d slabs -> L%d (%d records)",
             "done" if published else "abandoned",

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from slabdb.compaction.runner import IndexSpec, build_slab
+from slabdb.compaction.runner import BuiltSlab, IndexSpec, build_slab
 from slabdb.config import EngineConfig
 from slabdb.engine.group_commit import GroupCommitter
 from slabdb.engine.sources import MemtableSource, SlabSource, Source
@@ -300,42 +300,39 @@ class Namespace:
 
     def _flush_one(self, mem: Memtable) -> None:
         built = build_slab(self.prefix, self.spec, 0, mem.latest_versions())
-        if built is not None:
-            self.store.put_if_absent(built.entry.key, built.data)
-            self._readers_preload(built.entry, built.data)
-        entry = None if built is None else built.entry
-        while True:
-            with self._lock:
-                manifest, etag = self._manifest, self._etag
+        entry = self._write_slab(built)
+
+        def plan(manifest: ManifestRecord) -> ManifestRecord | None:
             if manifest.checkpoint_lsn >= mem.max_lsn:  # another process flushed these LSNs
-                if entry is not None:
-                    self.store.delete(entry.key)
-                break
-            new = manifest.with_flush(entry, mem.max_lsn, mem.cleared)
-            try:
-                new_etag = self._manifests.publish(new, etag)
-            except ConflictError:
-                self.manifest_conflicts += 1
-                self.adopt(*self._manifests.load())
-                continue
-            self.adopt(new, new_etag)
-            break
+                return None
+            return manifest.with_flush(entry, mem.max_lsn, mem.cleared)
+
+        if not self._publish(plan) and entry is not None:
+            self.store.delete(entry.key)
         with self._lock:
             if mem in self._frozen:
                 self._frozen.remove(mem)
                 self._view = None
 
-    def _readers_preload(self, entry: SlabEntry, data: bytes) -> None:
-        reader = SlabReader.from_bytes(data)
+    def _write_slab(self, built: BuiltSlab | None) -> SlabEntry | None:
+        """Store a new slab object and keep its reader, so adopting it costs no GET."""
+        if built is None:
+            return None
+        self.store.put_if_absent(built.entry.key, built.data)
+        reader = SlabReader.from_bytes(built.data)
         with self._lock:
-            self._readers.setdefault(entry.id, reader)
+            self._readers.setdefault(built.entry.id, reader)
+        return built.entry
 
-    def publish_compaction(self, inputs: tuple[str, ...], output: SlabEntry | None) -> bool:
-        """Swap ``inputs`` for ``output`` in the manifest; False if the inputs are gone."""
+    def _publish(self, plan: Callable[[ManifestRecord], ManifestRecord | None]) -> bool:
+        """Compare-and-swap ``plan(current)`` in; on a lost race re-read and re-plan.
+
+        Returns False if the plan no longer applies (``plan`` returned None).
+        """
         while True:
             with self._lock:
                 manifest, etag = self._manifest, self._etag
-            new = manifest.with_compaction(inputs, output)
+            new = plan(manifest)
             if new is None:
                 return False
             try:
@@ -346,6 +343,14 @@ class Namespace:
                 continue
             self.adopt(new, new_etag)
             return True
+
+    def publish_compaction(self, inputs: tuple[str, ...], built: BuiltSlab | None) -> bool:
+        """Swap ``inputs`` for the merged slab; False (output deleted) if the inputs are gone."""
+        output = self._write_slab(built)
+        published = self._publish(lambda m: m.with_compaction(inputs, output))
+        if not published and output is not None:
+            self.store.delete(output.key)
+        return published
 
     def delete_all_data(self) -> None:
         """Remove every object of this namespace (used by delete_namespace and delete_index)."""

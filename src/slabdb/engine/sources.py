@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from pyroaring import BitMap
 
+from slabdb.compaction.runner import slab_version
 from slabdb.filters import Expr, matches
 from slabdb.memtable import MemtableSnapshot, RecordVersion
 from slabdb.ops import SparseVector
@@ -147,17 +148,7 @@ class SlabSource(Source):
         return self.reader.id_to_row.get(record_id)
 
     def version(self, row: int) -> RecordVersion:
-        r = self.reader
-        deleted = bool(r.deleted[row])
-        vec = None if r.vectors is None or deleted else r.vectors[row]
-        return RecordVersion(
-            id=r.ids[row],
-            lsn=int(r.lsns[row]),
-            deleted=deleted,
-            vector=vec,
-            metadata=None if deleted else r.metadata(row),
-            sparse=None if deleted else r.sparse(row),
-        )
+        return slab_version(self.reader, row)
 
     def id_at(self, row: int) -> str:
         return self.reader.ids[row]

@@ -1,0 +1,1 @@
+"""gRPC ``VectorService`` (Pinecone's published proto, stubs in :mod:`.gen`)."""

@@ -1,0 +1,71 @@
+"""Build the FastAPI app: routes, error shapes, body limit, request context, /metrics."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+import slabdb
+from slabdb.api.context import ServerContext
+from slabdb.api.errors import MethodNotAllowedError, error_response, validation_message
+from slabdb.api.limits import BodyLimitMiddleware, too_large
+from slabdb.api.metrics import CONTENT_TYPE
+from slabdb.api.observability import RequestContextMiddleware
+from slabdb.api.rest import control, data
+from slabdb.errors import InvalidArgumentError, NotFoundError, SlabDBError
+
+
+def _data_plane(request: Request) -> bool:
+    return bool(getattr(request.state, "data_plane", False))
+
+
+def create_app(ctx: ServerContext) -> FastAPI:
+    app = FastAPI(
+        title="SlabDB",
+        version=slabdb.__version__,
+        description="Pinecone-compatible REST API (control plane and data plane).",
+    )
+    app.state.ctx = ctx
+    app.include_router(control.router)
+    app.include_router(data.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/health", tags=["server"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": slabdb.__version__}
+
+    @app.exception_handler(SlabDBError)
+    async def on_slabdb_error(request: Request, exc: SlabDBError) -> Response:
+        return error_response(exc, _data_plane(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        err = InvalidArgumentError(validation_message(exc.errors()))
+        return error_response(err, _data_plane(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if getattr(request.state, "body_too_large", False):
+            err: SlabDBError = too_large(None)
+        elif exc.status_code == 404:
+            err = NotFoundError(f"no route for {request.method} {request.url.path}")
+        elif exc.status_code == 405:
+            err = MethodNotAllowedError(f"{request.method} is not allowed on {request.url.path}")
+        elif exc.status_code < 500:
+            err = InvalidArgumentError(str(exc.detail))
+        else:
+            err = SlabDBError(str(exc.detail))
+        return error_response(err, _data_plane(request))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        return error_response(exc, _data_plane(request))
+
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(RequestContextMiddleware, metrics=ctx.metrics, base_port=ctx.base_port)
+    return app

@@ -1,0 +1,58 @@
+"""FastAPI dependencies: the server context, the caller's project, the index of a port."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import Depends, Request
+from starlette.responses import Response
+
+from slabdb.api.context import ServerContext
+from slabdb.errors import NotFoundError
+from slabdb.index import Index
+
+
+class JSON(Response):
+    """A JSON response rendered by orjson (fast for long float lists)."""
+
+    media_type = "application/json"
+
+    def render(self, content: object) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def context(request: Request) -> ServerContext:
+    ctx: ServerContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[ServerContext, Depends(context)]
+
+
+def project(request: Request, ctx: Ctx) -> str:
+    """The project of the request's API key (401 if none or unknown)."""
+    name = ctx.auth.project_for(request.headers.get("api-key"))
+    request.state.project = name
+    return name
+
+
+ProjectName = Annotated[str, Depends(project)]
+
+
+class DataPlaneOnlyError(NotFoundError):
+    """A data-plane route was called on the control-plane port."""
+
+
+def data_index(request: Request, ctx: Ctx, project_name: ProjectName) -> Index:
+    """The index served on the port this request came in on."""
+    slot = int(request.state.slot)
+    if slot <= 0:
+        raise DataPlaneOnlyError(
+            "this is the control-plane port; send data-plane requests to the index's host "
+            "(the 'host' that describe_index returns)"
+        )
+    return ctx.projects.index_for_slot(slot, project_name)
+
+
+DataIndex = Annotated[Index, Depends(data_index)]

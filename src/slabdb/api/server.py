@@ -1,0 +1,266 @@
+"""``slabdb serve``: the control plane on the base port, each index on ``base + slot``.
+
+Every port speaks HTTP/1.1 (REST, FastAPI on uvicorn) and HTTP/2 (gRPC, grpcio) through
+:mod:`slabdb.api.mux`, so ``describe_index(...).host`` (``http://127.0.0.1:5081``) works
+for the SDK's REST and gRPC clients alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from slabdb.api.auth import Authenticator
+from slabdb.api.context import ServerContext
+from slabdb.api.grpc.backends import GrpcBackends
+from slabdb.api.metrics import ApiMetrics
+from slabdb.api.mux import MuxProtocol
+from slabdb.api.rest.app import create_app
+from slabdb.config import EngineConfig
+from slabdb.control.catalog_db import ControlCatalog
+from slabdb.control.keys import NewKey
+from slabdb.control.projects import DEFAULT_PROJECT, Projects
+from slabdb.storage import ObjectStore, open_store
+
+log = logging.getLogger("slabdb.server")
+DEFAULT_PORT = 5080
+CONTROL_DIR = "_control"
+CATALOG_FILE = "catalog.sqlite3"
+DEFAULT_KEY_FILE = "default-api-key"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    data: str = "./data"
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    catalog: str | None = None
+    advertise_host: str | None = None
+    insecure_dev: bool = False
+    log_level: str = "info"
+
+
+def local_root(store: ObjectStore) -> Path | None:
+    """The directory of a local store, else None."""
+    url = store.url
+    return Path(urlsplit(url).path) if url.startswith("file://") else None
+
+
+def catalog_url(store: ObjectStore, explicit: str | None) -> str:
+    """The control catalog: explicit path/URL, else ``<data dir>/_control/catalog.sqlite3``."""
+    if explicit:
+        return explicit
+    root = local_root(store)
+    if root is None:
+        raise SystemExit(
+            "a non-local --data store needs --catalog (a SQLite file path or a postgresql:// URL)"
+        )
+    return str(root / CONTROL_DIR / CATALOG_FILE)
+
+
+def write_key_file(catalog: ControlCatalog, store: ObjectStore, key: NewKey) -> Path | None:
+    """Keep the first key in a 0600 file next to the SQLite catalog (or in the data dir)."""
+    if catalog.kind == "sqlite":
+        directory = Path(catalog.url).parent
+    else:
+        root = local_root(store)
+        if root is None:
+            return None
+        directory = root / CONTROL_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / DEFAULT_KEY_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.plaintext + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage()
+        if msg.startswith("{"):
+            body: dict[str, Any] = json.loads(msg)
+        else:
+            body = {"event": "log", "message": msg}
+        out = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        out.update(body)
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for name in ("slabdb", "uvicorn.error"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = [handler]
+        lg.setLevel(level.upper())
+        lg.propagate = False
+
+
+class SlabServer:
+    """Owns the store, catalog, projects, listeners and gRPC backends of one process."""
+
+    def __init__(self, options: ServeOptions, engine: EngineConfig | None = None) -> None:
+        self.options = options
+        self.store = open_store(options.data)
+        self.catalog = ControlCatalog(catalog_url(self.store, options.catalog))
+        self.projects = Projects(self.store, self.catalog, engine or EngineConfig())
+        self.auth = Authenticator(self.catalog, insecure_dev=options.insecure_dev)
+        self.metrics = ApiMetrics(self.projects.open_clients)
+        self.grpc = GrpcBackends(self.projects, self.auth, self.metrics, options.port)
+        self.ctx = ServerContext(
+            projects=self.projects,
+            auth=self.auth,
+            metrics=self.metrics,
+            base_port=options.port,
+            advertise_host=options.advertise_host or options.host,
+            open_listener=self.open_listener,
+            close_listener=self.close_listener,
+        )
+        self.app = create_app(self.ctx)
+        self._listeners: dict[int, asyncio.AbstractServer] = {}
+        self._uvicorn: uvicorn.Server | None = None
+
+    def first_run(self) -> NewKey | None:
+        key = self.projects.ensure_default()
+        if key is not None:
+            path = write_key_file(self.catalog, self.store, key)
+            where = f" It is also in {path} (mode 0600)." if path else ""
+            print(
+                f"Created project '{DEFAULT_PROJECT}' and its API key (shown once):\n"
+                f"  {key.plaintext}\n{where}",
+                flush=True,
+            )
+        return key
+
+    # --- listeners -------------------------------------------------------------------------
+    def _protocol_class(self) -> type[MuxProtocol]:
+        grpc_socket_for = self.grpc.socket_for
+
+        class Protocol(MuxProtocol):
+            def __init__(
+                self,
+                config: uvicorn.Config,
+                server_state: Any,
+                app_state: dict[str, Any],
+                _loop: asyncio.AbstractEventLoop | None = None,
+            ) -> None:
+                def http() -> HttpToolsProtocol:
+                    return HttpToolsProtocol(
+                        config=config, server_state=server_state, app_state=app_state, _loop=_loop
+                    )
+
+                super().__init__(http, grpc_socket_for)
+
+        return Protocol
+
+    async def open_listener(self, slot: int) -> None:
+        server = self._uvicorn
+        if server is None or slot in self._listeners:
+            return
+        port = self.options.port + slot
+        sock = socket.socket(socket.AF_INET6 if ":" in self.options.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.options.host, port))
+        except OSError as exc:
+            sock.close()
+            log.error("cannot listen on port %d for index slot %d: %s", port, slot, exc)
+            return
+        sock.listen(2048)
+        sock.setblocking(False)
+        config, state = server.config, server.server_state
+        app_state = server.lifespan.state
+        protocol = self._protocol_class()
+        listener = await asyncio.get_running_loop().create_server(
+            lambda: protocol(config, state, app_state), sock=sock
+        )
+        self._listeners[slot] = listener
+        server.servers.append(listener)
+
+    async def close_listener(self, slot: int) -> None:
+        listener = self._listeners.pop(slot, None)
+        if listener is not None:
+            listener.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.grpc.stop, slot)
+
+    # --- run -------------------------------------------------------------------------------------
+    async def serve(self) -> None:
+        config = uvicorn.Config(
+            self.app,
+            host=self.options.host,
+            port=self.options.port,
+            http=self._protocol_class(),  # type: ignore[arg-type]
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_keep_alive=75,
+            backlog=2048,
+        )
+        server = uvicorn.Server(config)
+        self._uvicorn = server
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            for slot in self.projects.slots():
+                await self.open_listener(slot.slot)
+            log.info(
+                json.dumps(
+                    {
+                        "event": "listening",
+                        "control_plane": f"http://{self.ctx.advertise_host}:{self.options.port}",
+                        "data": self.store.url,
+                        "catalog": self.catalog.kind,
+                        "indexes": len(self._listeners),
+                        "insecure_dev": self.options.insecure_dev,
+                    }
+                )
+            )
+            print(
+                f"SlabDB serving on http://{self.ctx.advertise_host}:{self.options.port}",
+                flush=True,
+            )
+        await task
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.grpc.close()
+        self.projects.close()
+        self.catalog.close()
+        self.store.close()
+
+
+def run(options: ServeOptions, engine: EngineConfig | None = None) -> None:
+    configure_logging(options.log_level)
+    server = SlabServer(options, engine)
+    server.first_run()
+    try:
+        try:
+            import uvloop
+
+            uvloop.run(server.serve())
+        except ImportError:
+            asyncio.run(server.serve())
+    finally:
+        server.close()

@@ -1,0 +1,125 @@
+"""``slabdb serve`` and ``slabdb keys ...`` (projects and API keys)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from slabdb.config import Settings
+
+console = Console()
+keys_app = typer.Typer(help="Manage projects' API keys.", no_args_is_help=True)
+
+DATA_HELP = "Directory (or memory:// or s3://bucket/prefix) holding the indexes."
+CATALOG_HELP = (
+    "Control catalog (projects, keys, index slots): a SQLite file path or a postgresql:// URL. "
+    "Default: <data>/_control/catalog.sqlite3."
+)
+
+
+def serve(
+    data: str = typer.Option("./data", help=DATA_HELP),
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(5080, min=1, max=65535, help="Control-plane port; index N on port+N."),
+    catalog: str = typer.Option("", help=CATALOG_HELP),
+    advertise_host: str = typer.Option(
+        "", help="Host name to put in index hosts (default: --host)."
+    ),
+    insecure_dev: bool = typer.Option(
+        False, "--insecure-dev", help="Accept any API key (like Pinecone's local emulator)."
+    ),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+) -> None:
+    """Serve the Pinecone-compatible REST and gRPC API."""
+    from slabdb.api.server import ServeOptions, run
+
+    settings = Settings(data=data)
+    run(
+        ServeOptions(
+            data=settings.data,
+            host=host,
+            port=port,
+            catalog=catalog or None,
+            advertise_host=advertise_host or None,
+            insecure_dev=insecure_dev,
+            log_level=log_level,
+        ),
+        settings.engine_config(),
+    )
+
+
+def _catalog(data: str, catalog: str):  # type: ignore[no-untyped-def]
+    from slabdb.api.server import catalog_url
+    from slabdb.control.catalog_db import ControlCatalog
+    from slabdb.storage import open_store
+
+    store = open_store(data)
+    try:
+        return ControlCatalog(catalog_url(store, catalog or None))
+    finally:
+        store.close()
+
+
+@keys_app.command("create")
+def keys_create(
+    project: str = typer.Option("default", help="Project the key belongs to (created if new)."),
+    data: str = typer.Option("./data", help=DATA_HELP),
+    catalog: str = typer.Option("", help=CATALOG_HELP),
+) -> None:
+    """Create an API key and print it (it is shown only this once)."""
+    from slabdb import validation
+    from slabdb.control.keys import new_key
+    from slabdb.control.projects import DEFAULT_PROJECT
+    from slabdb.errors import NotFoundError
+
+    cat = _catalog(data, catalog)
+    try:
+        try:
+            cat.get_project(project)
+        except NotFoundError:
+            validation.index_name(project)
+            prefix = "" if project == DEFAULT_PROJECT else f"projects/{project}/"
+            cat.create_project(project, prefix)
+            console.print(f"created project [bold]{project}[/]", highlight=False)
+        key = new_key()
+        cat.add_key(key.key_id, project, key.key_hash)
+    finally:
+        cat.close()
+    print(key.plaintext)
+
+
+@keys_app.command("list")
+def keys_list(
+    project: str = typer.Option("", help="Only this project's keys."),
+    data: str = typer.Option("./data", help=DATA_HELP),
+    catalog: str = typer.Option("", help=CATALOG_HELP),
+) -> None:
+    """List key ids (never the keys themselves)."""
+    cat = _catalog(data, catalog)
+    try:
+        rows = cat.list_keys(project or None)
+    finally:
+        cat.close()
+    table = Table("key id", "project", "created", "revoked")
+    for r in rows:
+        created = dt.datetime.fromtimestamp(r.created_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        table.add_row(r.key_id, r.project, created, "yes" if r.revoked else "")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str = typer.Argument(..., help="The 8-character key id (sdb-<key id>-...)."),
+    data: str = typer.Option("./data", help=DATA_HELP),
+    catalog: str = typer.Option("", help=CATALOG_HELP),
+) -> None:
+    """Revoke a key (servers stop accepting it within a few seconds)."""
+    cat = _catalog(data, catalog)
+    try:
+        cat.revoke_key(key_id)
+    finally:
+        cat.close()
+    console.print(f"revoked {key_id}")
