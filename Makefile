@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	bash scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,dev,embed]'
+	$(BIN)/pip install -q -e '.[test,dev,embed,sync]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -42,3 +42,22 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-data
+
+## Old pinecone SDKs (7.x, 9.x) in their own venvs, for the API acceptance tests.
+SDK_VENV_STAMPS := .venv-sdk7/.installed-stamp .venv-sdk9/.installed-stamp
+.venv-sdk7/.installed-stamp:
+	$(PYTHON) -m venv .venv-sdk7
+	.venv-sdk7/bin/pip install -q "pinecone[grpc]==7.3.0"
+	touch $@
+.venv-sdk9/.installed-stamp:
+	$(PYTHON) -m venv .venv-sdk9
+	.venv-sdk9/bin/pip install -q "pinecone[grpc]==9.0.1"
+	touch $@
+.PHONY: sdk-venvs bench-api
+sdk-venvs: $(SDK_VENV_STAMPS)
+test: sdk-venvs
+test-fast: sdk-venvs
+
+## API benchmark: REST vs gRPC vs embedded (writes benchmarks/results/api.json).
+bench-api: $(STAMP)
+	$(BIN)/python benchmarks/api.py

@@ -16,7 +16,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -243,7 +243,15 @@ def time_queries(
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far (getrusage; Linux reports KiB)."""
+    """This process's peak resident set size so far.
+
+    Linux's ``VmHWM`` first: ``getrusage``'s ``ru_maxrss`` survives ``execve``, so a
+    subprocess would report its parent's peak if the parent was bigger.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024.0 if sys.platform != "darwin" else peak / (1024.0 * 1024.0)
 
@@ -301,6 +309,13 @@ def _blas() -> dict[str, Any]:
         return {}
 
 
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def environment() -> dict[str, Any]:
     """Facts that explain a number: machine, versions, commit, date, BLAS settings."""
     status = _git("status", "--porcelain")
@@ -320,6 +335,7 @@ def environment() -> dict[str, Any]:
     return {
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(),
+        "load_average_1_5_15": _loadavg(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "machine": platform.machine(),
         "platform": platform.platform(),
@@ -357,18 +373,3 @@ def _json_default(obj: Any) -> Any:
     if hasattr(obj, "__dataclass_fields__"):
         return asdict(obj)
     raise TypeError(f"not JSON serializable: {type(obj).__name__}")
-
-
-@contextlib.contextmanager
-def quiet_stderr_fd() -> Iterator[None]:
-    """Silence native libraries that log straight to fd 2 (e.g. Rust crates' warnings)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)

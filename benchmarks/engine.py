@@ -589,7 +589,7 @@ def run_worker(name: str, p: Params, out: Path) -> None:
         "baseline_rss_mb": baseline,
         "peak_rss_mb": peak,
         "peak_over_baseline_mb": max(0.0, peak - baseline),
-        "note": "baseline = RSS after generating the data set; peak = getrusage ru_maxrss",
+        "note": "baseline = RSS after generating the data set; peak = VmHWM of the worker",
     }
     result["worker_seconds"] = time.perf_counter() - t0
     write_json(out, result)
@@ -670,6 +670,7 @@ def orchestrate(p: Params, peers: list[str], out: Path) -> dict[str, Any]:
         f"[bold]SlabDB engine benchmark[/]: n={p.n:,} dim={p.dim} queries={p.queries} "
         f"top_k={p.top_k} peers={','.join(peers) or '-'}"
     )
+    env = environment()  # load average before the run
     ds = make_dataset(p.spec)
     truth: dict[str, list[list[str]]] = {}
     selectivity: dict[str, float] = {}
@@ -694,7 +695,7 @@ def orchestrate(p: Params, peers: list[str], out: Path) -> dict[str, Any]:
     result = {
         "benchmark": "slabdb-engine",
         "schema_version": 1,
-        "environment": environment(),
+        "environment": {**env, "load_average_at_end": environment()["load_average_1_5_15"]},
         "parameters": {
             **{k: v for k, v in asdict(p).items() if k != "profile_dir"},
             "metric": "cosine",
@@ -753,7 +754,8 @@ def print_tables(result: dict[str, Any]) -> None:
     console.print(
         f"\n[bold]n={params['n']:,} x dim={params['dim']}[/], {params['queries']} queries, "
         f"top_k={params['top_k']}, {env['cpu_count']} CPUs, commit "
-        f"{(env['git_commit'] or '?')[:10]}, {env['date_utc']}"
+        f"{(env['git_commit'] or '?')[:10]}, {env['date_utc']}, load average "
+        f"{env.get('load_average_1_5_15')} -> {env.get('load_average_at_end')}"
     )
 
     ingest = Table(title="Ingest (and peak memory of each system's process)")

@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 command -v make >/dev/null || need+=(make)
+# PostgreSQL 15 server binaries for the sync tests (/usr/lib/postgresql/15/bin).
+[ -x /usr/lib/postgresql/15/bin/pg_ctl ] || need+=(postgresql)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

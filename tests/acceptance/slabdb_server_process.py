@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -9,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,8 +77,16 @@ class ServerProcess:
         if not self.api_key:
             key_file = self.data / "_control" / "default-api-key"
             self.api_key = key_file.read_text().strip()
+        threading.Thread(target=self._drain, daemon=True).start()
         httpx.get(self.url + "/health", timeout=5).raise_for_status()
         return self
+
+    def _drain(self) -> None:
+        """Keep reading the server's output so a full pipe never blocks it."""
+        assert self.proc is not None and self.proc.stdout is not None
+        with contextlib.suppress(ValueError, OSError):
+            for line in self.proc.stdout:
+                self.output += line
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         assert self.proc is not None
@@ -87,9 +97,6 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait()
-        if self.proc.stdout is not None:
-            self.output += self.proc.stdout.read()
-            self.proc.stdout.close()
         return rc
 
     def __enter__(self) -> ServerProcess:

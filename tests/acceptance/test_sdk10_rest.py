@@ -172,7 +172,7 @@ def test_namespaces(pc: Pinecone) -> None:
     idx = pc.Index("nsx")
     idx.create_namespace(name="ns2")
     idx.upsert(vectors=[("v", [1.0, 2.0])], namespace="ns3")
-    names = [n.name for n in idx.list_namespaces()]
+    names = [n.name for page in idx.list_namespaces() for n in page.namespaces]
     assert {"ns2", "ns3"} <= set(names)
     assert idx.describe_namespace(namespace="ns3").record_count == 1
     page = idx.list_namespaces_paginated(prefix="ns", limit=1)

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,19 @@ def configure_logging(level: str) -> None:
         lg.propagate = False
 
 
+class _Uvicorn(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, which would kill the
+    process before SlabDB flushes; we shut down and exit 0 instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
+
+
 class SlabServer:
     """Owns the store, catalog, projects, listeners and gRPC backends of one process."""
 
@@ -153,7 +167,7 @@ class SlabServer:
         return key
 
     # --- listeners -------------------------------------------------------------------------
-    def _protocol_class(self) -> type[MuxProtocol]:
+    def _protocol_class(self) -> Any:
         grpc_socket_for = self.grpc.socket_for
 
         class Protocol(MuxProtocol):
@@ -209,7 +223,7 @@ class SlabServer:
             self.app,
             host=self.options.host,
             port=self.options.port,
-            http=self._protocol_class(),  # type: ignore[arg-type]
+            http=self._protocol_class(),
             lifespan="off",
             log_config=None,
             access_log=False,
@@ -217,7 +231,7 @@ class SlabServer:
             timeout_keep_alive=75,
             backlog=2048,
         )
-        server = uvicorn.Server(config)
+        server = _Uvicorn(config)
         self._uvicorn = server
         task = asyncio.create_task(server.serve())
         while not server.started and not task.done():

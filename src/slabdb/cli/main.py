@@ -12,6 +12,7 @@ from rich.table import Table
 
 import slabdb
 from slabdb.cli.serve import keys_app, serve
+from slabdb.cli.sync import sync_app
 from slabdb.config import Settings
 from slabdb.errors import SlabDBError
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     help="SlabDB: a vector database with Pinecone's architecture and API.", no_args_is_help=True
 )
 console = Console()
+app.add_typer(sync_app, name="sync")
 app.command()(serve)
 app.add_typer(keys_app, name="keys")
 

@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,8 +136,6 @@ def temporary_postgres() -> Iterator[PostgresServer]:
         server.psql(f"CREATE DATABASE {TEST_DATABASE} OWNER {TEST_ROLE}")
         yield server
     finally:
-        try:
+        with suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError):
             server.stop("immediate")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError):
-            pass
         shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,144 @@
+"""Install, open and remove a sync: what ``slabdb sync init/run/uninstall`` call.
+
+cfg = init_sync(dsn, table="products", key="id", template="{name}: {description}",
+                index="products", metadata=["category", "price"], data="./data")
+with open_sync_worker(dsn, "products") as worker:
+    worker.drain()
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from slabdb.embed import registry
+from slabdb.embed.base import Embedder
+from slabdb.errors import InvalidArgumentError
+from slabdb.sync import schema
+from slabdb.sync.config import (
+    DEFAULT_CHUNK_CHARS,
+    DEFAULT_CHUNK_OVERLAP_CHARS,
+    DEFAULT_EMBEDDER,
+    DEFAULT_TEXT_FIELD,
+    SyncConfig,
+    check_sync_name,
+)
+from slabdb.sync.metrics import SyncMetrics
+from slabdb.sync.target import EmbeddedTarget, SyncTarget
+from slabdb.sync.text import TextTemplate
+from slabdb.sync.worker import SyncWorker, WorkerSettings, connect
+
+
+def resolve_embedder(name: str, options: dict[str, Any] | None = None) -> Embedder:
+    """A registered embedder by name, or any ``package.module:Factory`` reference."""
+    options = dict(options or {})
+    if ":" in name:
+        module_name, _, attribute = name.partition(":")
+        factory = getattr(importlib.import_module(module_name), attribute)
+        embedder = factory(**options)
+        if not isinstance(embedder, Embedder):
+            raise InvalidArgumentError(f"{name} did not return an Embedder")
+        return embedder
+    return registry.get_embedder(name, **options)
+
+
+def open_target(
+    cfg: SyncConfig, data: str | None = None, *, create: bool = False, dimension: int | None = None
+) -> SyncTarget:
+    """The embedded index the sync writes into (``data`` overrides the stored URL)."""
+    url = data or cfg.data
+    if not url:
+        raise InvalidArgumentError("no SlabDB data location: pass --data")
+    return EmbeddedTarget(url, cfg.index, dimension=dimension, create=create)
+
+
+def init_sync(
+    dsn: str,
+    *,
+    table: str,
+    key: str,
+    template: str,
+    index: str,
+    metadata: Sequence[str] = (),
+    data: str = "",
+    name: str | None = None,
+    embedder: str = DEFAULT_EMBEDDER,
+    embedder_options: dict[str, Any] | None = None,
+    chunk_chars: int = DEFAULT_CHUNK_CHARS,
+    chunk_overlap_chars: int = DEFAULT_CHUNK_OVERLAP_CHARS,
+    text_field: str = DEFAULT_TEXT_FIELD,
+    embedder_instance: Embedder | None = None,
+    create_index: bool = True,
+) -> SyncConfig:
+    """Install (or update) a sync and create its SlabDB index if missing. Idempotent."""
+    sync_name = check_sync_name(name or index.replace("-", "_"))
+    tmpl = TextTemplate(template)
+    model = embedder_instance or resolve_embedder(embedder, embedder_options)
+    with connect(dsn) as conn:
+        schema_name, table_name, key_type, columns = schema.describe_table(conn, table, key)
+        missing = [c for c in (*tmpl.columns, *metadata) if c not in columns]
+        if missing:
+            raise InvalidArgumentError(
+                f"table {schema_name}.{table_name} has no column(s) {missing}"
+            )
+        cfg = SyncConfig(
+            name=sync_name,
+            table_schema=schema_name,
+            table_name=table_name,
+            key_column=key,
+            key_type=key_type,
+            template=template,
+            metadata_columns=tuple(metadata),
+            index=index,
+            embedder=embedder,
+            embedder_options=dict(embedder_options or {}),
+            data=data,
+            chunk_chars=chunk_chars,
+            chunk_overlap_chars=chunk_overlap_chars,
+            text_field=text_field,
+        )
+        if create_index and data:
+            open_target(cfg, data, create=True, dimension=model.dimension).close()
+        with conn.transaction():
+            schema.install(conn, cfg, tmpl.columns)
+    return cfg
+
+
+def load_sync(dsn: str, name: str) -> SyncConfig:
+    with psycopg.connect(dsn) as conn:
+        return schema.load_config(conn, name)
+
+
+def uninstall_sync(dsn: str, name: str) -> None:
+    with connect(dsn) as conn, conn.transaction():
+        schema.uninstall(conn, schema.load_config(conn, name))
+
+
+@contextmanager
+def open_sync_worker(
+    dsn: str,
+    name: str,
+    *,
+    data: str | None = None,
+    embedder: Embedder | None = None,
+    target: SyncTarget | None = None,
+    settings: WorkerSettings | None = None,
+    metrics: SyncMetrics | None = None,
+) -> Iterator[SyncWorker]:
+    """A worker for sync ``name`` whose embedder and target come from the stored config
+    unless given."""
+    cfg = load_sync(dsn, name)
+    own_target = target is None
+    model = embedder or resolve_embedder(cfg.embedder, cfg.embedder_options)
+    tgt = target or open_target(cfg, data)
+    worker = SyncWorker(dsn, cfg, model, tgt, settings, metrics)
+    try:
+        yield worker
+    finally:
+        worker.close()
+        if own_target:
+            tgt.close()

@@ -1,0 +1,110 @@
+"""Unit tests of the control plane pieces: keys, catalog, prefixed store, API shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from slabdb.api import versions
+from slabdb.api.auth import Authenticator
+from slabdb.control.catalog_db import ControlCatalog
+from slabdb.control.keys import key_id_of, matches, new_key
+from slabdb.control.prefixed_store import PrefixedStore
+from slabdb.errors import AlreadyExistsError, InvalidArgumentError, UnauthenticatedError
+from slabdb.storage import open_store
+
+
+def test_keys_hash_and_match() -> None:
+    key = new_key()
+    assert key.plaintext.startswith(f"sdb-{key.key_id}-")
+    assert key_id_of(key.plaintext) == key.key_id
+    assert matches(key.plaintext, key.key_hash)
+    assert not matches(key.plaintext + "x", key.key_hash)
+    assert key.key_hash not in key.plaintext and key_id_of("nope") is None
+
+
+def test_catalog_auth_and_slots(tmp_path: Path) -> None:
+    cat = ControlCatalog(str(tmp_path / "c.sqlite3"))
+    cat.create_project("default", "")
+    cat.create_project("b", "projects/b/")
+    with pytest.raises(AlreadyExistsError):
+        cat.create_project("b", "x/")
+    ka, kb = new_key(), new_key()
+    cat.add_key(ka.key_id, "default", ka.key_hash)
+    cat.add_key(kb.key_id, "b", kb.key_hash)
+    auth = Authenticator(cat)
+    assert auth.project_for(ka.plaintext) == "default"
+    assert auth.project_for(kb.plaintext) == "b"
+    for bad in (None, "", "junk", kb.plaintext[:-1] + "Z"):
+        with pytest.raises(UnauthenticatedError):
+            auth.project_for(bad)
+    assert Authenticator(cat, insecure_dev=True).project_for("anything") == "default"
+    cat.revoke_key(kb.key_id)
+    with pytest.raises(UnauthenticatedError):
+        Authenticator(cat).project_for(kb.plaintext)
+    s1 = cat.claim_slot("default", "i1", {"cloud": "aws"})
+    s2 = cat.claim_slot("b", "i1", {})
+    assert (s1.slot, s2.slot) == (1, 2)
+    with pytest.raises(AlreadyExistsError):
+        cat.claim_slot("b", "i1", {})
+    cat.release_slot("default", "i1")
+    assert cat.claim_slot("b", "i2", {}).slot == 1  # lowest free slot is reused
+    assert cat.slot_by_number(2) is not None and cat.slot_by_number(2).project == "b"  # type: ignore[union-attr]
+    cat.close()
+
+
+def test_prefixed_store_isolates(tmp_path: Path) -> None:
+    base = open_store(str(tmp_path))
+    a, b = PrefixedStore(base, "projects/a/"), PrefixedStore(base, "projects/b/")
+    a.put("catalog/x", b"1")
+    assert [m.key for m in a.list("catalog/")] == ["catalog/x"]
+    assert list(b.list("catalog/")) == []
+    assert base.get("projects/a/catalog/x").data == b"1"
+    a.close()
+    assert base.get("projects/a/catalog/x").data == b"1"  # the base stays open
+    with pytest.raises(InvalidArgumentError):
+        PrefixedStore(base, "/bad")
+
+
+def test_create_body_shapes() -> None:
+    kwargs, meta = versions.parse_create(
+        {
+            "name": "x",
+            "dimension": 3,
+            "metric": "euclidean",
+            "spec": {"serverless": {"cloud": "gcp", "region": "eu"}},
+        }
+    )
+    assert (kwargs["dimension"], kwargs["metric"], meta["cloud"]) == (3, "euclidean", "gcp")
+    kwargs, meta = versions.parse_create(
+        {
+            "name": "y",
+            "schema": {
+                "fields": {
+                    "_values": {"type": "dense_vector", "dimension": 4, "metric": "dotproduct"},
+                    "_sparse_values": {"type": "sparse_vector"},
+                }
+            },
+        }
+    )
+    assert kwargs["vector_type"] == "dense" and meta["hybrid"] is True
+    kwargs, _ = versions.parse_create(
+        {"name": "z", "schema": {"fields": {"_sparse_values": {"type": "sparse_vector"}}}}
+    )
+    assert kwargs["vector_type"] == "sparse" and kwargs["dimension"] is None
+    for bad in (
+        {
+            "name": "d",
+            "schema": {"fields": {"embedding": {"type": "dense_vector", "dimension": 3}}},
+        },
+        {"name": "d", "schema": {"fields": {}}},
+        {"name": "d", "schema": "nope"},
+        {"name": "d", "spec": {"pod": {}}},
+        {"name": "d", "dimension": 3, "tags": {"a": 1}},
+    ):
+        with pytest.raises(InvalidArgumentError):
+            versions.parse_create(bad)
+    assert versions.api_version(None) == versions.NEWEST
+    with pytest.raises(InvalidArgumentError):
+        versions.api_version("latest")
