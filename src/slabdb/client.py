@@ -81,6 +81,11 @@ class Client:
         with self._lock:
             return list(self._namespaces.values())
 
+    def open_namespace_entries(self) -> list[tuple[str, str, Namespace]]:
+        """(index name, namespace name, engine) of every open namespace, for metrics."""
+        with self._lock:
+            return [(index, ns, engine) for (index, _inc, ns), engine in self._namespaces.items()]
+
     def namespace(self, cfg: IndexConfig, ns: str, create: bool) -> Namespace | None:
         """The engine of one namespace, opened on first use (None if absent and not ``create``)."""
         self._check_open()

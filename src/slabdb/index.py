@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import builtins
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ from slabdb.ops import (
 )
 from slabdb.types import (
     DescribeIndexStatsResponse,
+    FetchByMetadataResponse,
     FetchResponse,
     ListItem,
     ListNamespacesResponse,
@@ -343,6 +345,38 @@ class Index:
                     )
         return FetchResponse(vectors=out, namespace=ns_name, usage=Usage(read_units=1))
 
+    def fetch_by_metadata(
+        self,
+        filter: dict[str, Any],
+        namespace: str | None = None,
+        limit: int | None = None,
+        pagination_token: str | None = None,
+        **_: Any,
+    ) -> FetchByMetadataResponse:
+        """Current records whose metadata matches ``filter``, in id order, paginated."""
+        expr = parse_filter(filter)
+        if limit is None:
+            limit = limits.DEFAULT_LIST_LIMIT
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= limits.MAX_FETCH_IDS
+        ):
+            raise InvalidArgumentError(f"limit must be between 1 and {limits.MAX_FETCH_IDS}")
+        ns_name = validation.namespace(namespace)
+        ns = self._ns(namespace)
+        ids = [] if ns is None else ns.view().matching_ids(expr)
+        start = bisect.bisect_right(ids, pagination_token) if pagination_token else 0
+        page = ids[start : start + limit]
+        more = start + limit < len(ids)
+        fetched = self.fetch(ids=page, namespace=namespace).vectors if page else {}
+        return FetchByMetadataResponse(
+            vectors=fetched,
+            namespace=ns_name,
+            pagination=Pagination(next=page[-1]) if more and page else None,
+            usage=Usage(read_units=1),
+        )
+
     def list_paginated(
         self,
         prefix: str | None = None,
@@ -427,9 +461,8 @@ class Index:
         pagination_token: str | None = None,
         prefix: str | None = None,
     ) -> ListNamespacesResponse:
-        names = self._client.catalog.namespaces(self.config)
-        if prefix:
-            names = [n for n in names if n.startswith(prefix)]
+        names = self.namespace_names(prefix)
+        total = len(names)
         if pagination_token:
             names = [n for n in names if n > pagination_token]
         limit = limit or limits.DEFAULT_LIST_LIMIT
@@ -437,7 +470,13 @@ class Index:
         return ListNamespacesResponse(
             namespaces=[self._describe(n) for n in page],
             pagination=Pagination(next=page[-1]) if rest else None,
+            total_count=total,
         )
+
+    def namespace_names(self, prefix: str | None = None) -> builtins.list[str]:
+        """Names of the namespaces of this index ('' is the default), without opening them."""
+        names = self._client.catalog.namespaces(self.config)
+        return [n for n in names if n.startswith(prefix)] if prefix else names
 
     def list_namespaces(self, **kwargs: Any) -> Iterator[NamespaceDescription]:
         token = kwargs.pop("pagination_token", None)

@@ -146,6 +146,15 @@ class ListResponse(_Model):
 class ListNamespacesResponse(_Model):
     namespaces: list[NamespaceDescription]
     pagination: Pagination | None = None
+    total_count: int | None = None
+
+
+@dataclass
+class FetchByMetadataResponse(_Model):
+    vectors: dict[str, Vector]
+    namespace: str = ""
+    pagination: Pagination | None = None
+    usage: Usage | None = None
 
 
 @dataclass

@@ -80,3 +80,12 @@ def test_grpc_errors(server: ServerProcess, pc: Pinecone) -> None:
         bad_idx = bad.index(host=pc.describe_index("grpc-errs").host, grpc=True)
         with pytest.raises(PineconeError):
             bad_idx.describe_index_stats()
+
+
+def test_grpc_fetch_by_metadata(pc: Pinecone) -> None:
+    pc.create_index(name="grpc-fbm", dimension=2, metric="cosine", spec=SPEC)
+    idx = pc.index(name="grpc-fbm", grpc=True)
+    idx.upsert(vectors=[(f"r{i}", [1.0, float(i)], {"i": i}) for i in range(6)])
+    res = idx.fetch_by_metadata(filter={"i": {"$gte": 3}}, limit=10)
+    assert sorted(res.vectors) == ["r3", "r4", "r5"]
+    assert res.vectors["r4"].metadata["i"] == 4

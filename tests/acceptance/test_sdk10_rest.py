@@ -228,3 +228,21 @@ def test_metrics(server: ServerProcess, pc: Pinecone) -> None:
     assert "slabdb_request_seconds_bucket" in text
     assert 'slabdb_applied_lsn{index="metered",namespace="__default__",project="default"}' in text
     assert "slabdb_memtable_records" in text
+
+
+def test_fetch_by_metadata(pc: Pinecone) -> None:
+    pc.create_index(name="fbm", dimension=2, metric="cosine", spec=SPEC)
+    idx = pc.Index("fbm")
+    idx.upsert(
+        vectors=[(f"r{i}", [1.0, float(i)], {"even": i % 2 == 0, "i": i}) for i in range(9)],
+        namespace="n",
+    )
+    first = idx.fetch_by_metadata(filter={"even": True}, namespace="n", limit=3)
+    assert sorted(first.vectors) == ["r0", "r2", "r4"]
+    assert first.vectors["r2"].metadata == {"even": True, "i": 2}
+    assert first.pagination is not None and first.pagination.next
+    rest = idx.fetch_by_metadata(
+        filter={"even": True}, namespace="n", limit=3, pagination_token=first.pagination.next
+    )
+    assert sorted(rest.vectors) == ["r6", "r8"]
+    assert not rest.pagination

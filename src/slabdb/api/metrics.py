@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from slabdb.catalog import namespace_from_key
 from slabdb.client import Client
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -49,9 +48,8 @@ class EngineCollector(Collector):
         )
         for project, client in self._clients():
             fanout, max_level = client.config.level_fanout, client.config.max_level
-            for ns in client.open_namespaces():
-                index, ns_name = _names(ns.prefix)
-                lv = [project, index, ns_name]
+            for index, ns_name, ns in client.open_namespace_entries():
+                lv = [project, index, ns_name or "__default__"]
                 st: dict[str, Any] = ns.stats()
                 lsn.add_metric(lv, st["applied_lsn"])
                 checkpoint.add_metric(lv, st["checkpoint_lsn"])
@@ -65,16 +63,6 @@ class EngineCollector(Collector):
                     sum(c for lvl, c in per_level.items() if lvl < max_level and c >= fanout),
                 )
         yield from (lsn, checkpoint, memtable, frozen, slabs, backlog)
-
-
-def _names(prefix: str) -> tuple[str, str]:
-    """(index, namespace) from a namespace prefix ``data/<index>-<incarnation>/<ns key>/``."""
-    parts = prefix.strip("/").split("/")
-    if len(parts) < 3:
-        return prefix, ""
-    index = parts[-2].rsplit("-", 1)[0]
-    ns = namespace_from_key(parts[-1])
-    return index, ns or "__default__"
 
 
 class ApiMetrics:

@@ -332,3 +332,17 @@ def test_bad_updates_and_deletes_change_nothing(index, call):
         call(index)
     got = index.fetch(ids=["keep"]).vectors
     assert got["keep"].metadata == {"k": "v"} and got["keep"].values == [1.0, 0.0, 0.0]
+
+
+def test_fetch_by_metadata_paginates_in_id_order(index):
+    index.upsert(vectors=[(f"r{i}", [1, i, 0], {"even": i % 2 == 0}) for i in range(9)])
+    index.flush()
+    index.update(id="r0", set_metadata={"even": False})
+    page = index.fetch_by_metadata(filter={"even": True}, limit=2)
+    assert list(page.vectors) == ["r2", "r4"] and page.pagination is not None
+    page2 = index.fetch_by_metadata(
+        filter={"even": True}, limit=2, pagination_token=page.pagination.next
+    )
+    assert list(page2.vectors) == ["r6", "r8"] and page2.pagination is None
+    assert index.namespace_names() == [""]
+    assert index.list_namespaces_paginated().total_count == 1

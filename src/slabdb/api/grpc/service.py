@@ -163,6 +163,32 @@ class VectorServicer(pb_grpc.VectorServiceServicer):
 
         return self._call("Fetch", context, run)
 
+    def FetchByMetadata(
+        self, request: pb.FetchByMetadataRequest, context: grpc.ServicerContext
+    ) -> pb.FetchByMetadataResponse:
+        def run(index: Index) -> pb.FetchByMetadataResponse:
+            res = index.fetch_by_metadata(
+                filter=convert.struct_in(request, "filter") or {},
+                namespace=request.namespace,
+                limit=request.limit if request.HasField("limit") else None,
+                pagination_token=(
+                    request.pagination_token if request.HasField("pagination_token") else None
+                ),
+            )
+            out = pb.FetchByMetadataResponse(namespace=res.namespace)
+            for rid, v in res.vectors.items():
+                vec = out.vectors[rid]
+                vec.id = v.id
+                vec.values.extend(v.values)
+                convert.sparse_out(vec.sparse_values, v.sparse_values)
+                convert.struct_out(vec.metadata, v.metadata)
+            if res.pagination is not None:
+                out.pagination.next = res.pagination.next
+            convert.usage_out(out.usage, res.usage)
+            return out
+
+        return self._call("FetchByMetadata", context, run)
+
     def List(self, request: pb.ListRequest, context: grpc.ServicerContext) -> pb.ListResponse:
         def run(index: Index) -> pb.ListResponse:
             res = index.list_paginated(
@@ -220,9 +246,7 @@ class VectorServicer(pb_grpc.VectorServiceServicer):
                 out.namespaces.add(name=ns.name or DEFAULT_NAMESPACE, record_count=ns.record_count)
             if res.pagination is not None:
                 out.pagination.next = res.pagination.next
-            out.total_count = len(
-                index.list_namespaces_paginated(limit=10**9, prefix=prefix).namespaces
-            )
+            out.total_count = res.total_count or 0
             return out
 
         return self._call("ListNamespaces", context, run)

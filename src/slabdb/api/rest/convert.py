@@ -6,6 +6,7 @@ from typing import Any
 
 from slabdb.types import (
     DescribeIndexStatsResponse,
+    FetchByMetadataResponse,
     FetchResponse,
     ListNamespacesResponse,
     ListResponse,
@@ -43,7 +44,7 @@ def query(res: QueryResponse) -> dict[str, Any]:
     }
 
 
-def fetch(res: FetchResponse) -> dict[str, Any]:
+def fetch(res: FetchResponse | FetchByMetadataResponse) -> dict[str, Any]:
     vectors: dict[str, Any] = {}
     for rid, v in res.vectors.items():
         item: dict[str, Any] = {"id": v.id, "values": v.values}

@@ -14,6 +14,7 @@ from slabdb.api.rest.models import (
     CreateNamespaceRequest,
     DeleteRequest,
     DescribeIndexStatsRequest,
+    FetchByMetadataRequest,
     QueryRequest,
     UpdateRequest,
     UpsertRequest,
@@ -68,6 +69,20 @@ def fetch(
     namespace: str | None = None,
 ) -> Response:
     return JSON(convert.fetch(index.fetch(ids, namespace=namespace)))
+
+
+@router.post("/vectors/fetch_by_metadata")
+def fetch_by_metadata(body: FetchByMetadataRequest, index: DataIndex) -> Response:
+    res = index.fetch_by_metadata(
+        filter=body.filter or {},
+        namespace=body.namespace,
+        limit=body.limit,
+        pagination_token=body.pagination_token,
+    )
+    out = convert.fetch(res)
+    if res.pagination is not None:
+        out["pagination"] = {"next": res.pagination.next}
+    return JSON(out)
 
 
 @router.post("/vectors/update")
@@ -128,8 +143,7 @@ def list_namespaces(
     res = index.list_namespaces_paginated(
         limit=limit, pagination_token=paginationToken, prefix=prefix
     )
-    total = len(index.list_namespaces_paginated(limit=10**9, prefix=prefix).namespaces)
-    return JSON(convert.namespaces(res, total))
+    return JSON(convert.namespaces(res, res.total_count or 0))
 
 
 @router.post("/namespaces")

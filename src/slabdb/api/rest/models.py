@@ -63,6 +63,13 @@ class DeleteRequest(_Body):
     filter: dict[str, Any] | None = None
 
 
+class FetchByMetadataRequest(_Body):
+    namespace: StrictStr | None = None
+    filter: dict[str, Any] | None = None
+    limit: StrictInt | None = None
+    pagination_token: StrictStr | None = Field(default=None, alias="paginationToken")
+
+
 class DescribeIndexStatsRequest(_Body):
     filter: dict[str, Any] | None = None
 
