@@ -29,7 +29,43 @@ from slabdb.sync.setup import open_sync_worker, open_target, resolve_embedder
 from slabdb.sync.worker import SyncWorker
 from slabdb.testing.postgres import temporary_postgres
 
-WORDS = ["light", "durable", "compact", "wireless", "steel", "cotton", "organic", "premium", "portable", "ergonomic", "waterproof", "vintage", "smart", "quiet", "fast", "classic", "kitchen", "garden", "office", "travel", "outdoor", "kids", "pet", "coffee", "camera", "shoe", "lamp", "chair", "desk", "bag", "watch", "phone", "book", "game", "tool"]
+WORDS = [
+    "light",
+    "durable",
+    "compact",
+    "wireless",
+    "steel",
+    "cotton",
+    "organic",
+    "premium",
+    "portable",
+    "ergonomic",
+    "waterproof",
+    "vintage",
+    "smart",
+    "quiet",
+    "fast",
+    "classic",
+    "kitchen",
+    "garden",
+    "office",
+    "travel",
+    "outdoor",
+    "kids",
+    "pet",
+    "coffee",
+    "camera",
+    "shoe",
+    "lamp",
+    "chair",
+    "desk",
+    "bag",
+    "watch",
+    "phone",
+    "book",
+    "game",
+    "tool",
+]
 RESULTS = Path(__file__).parent / "results" / "sync.json"
 
 
