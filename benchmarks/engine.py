@@ -131,7 +131,7 @@ def profiled(p: Params, system: str, phase: str) -> Iterator[None]:
     except ImportError:
         yield
         return
-    profiler = Profiler(interval=0.0005)
+    profiler = Profiler(interval=0.001)
     profiler.start()
     try:
         yield
@@ -657,6 +657,10 @@ def _ratios(systems: dict[str, dict[str, Any]]) -> dict[str, Any]:
             entry[f"query_{fname}_p50"] = ours[fname]["p50_ms"] / theirs[fname]["p50_ms"]
             entry[f"query_{fname}_p99"] = ours[fname]["p99_ms"] / theirs[fname]["p99_ms"]
         entry["peak_rss"] = base["memory"]["peak_rss_mb"] / doc["memory"]["peak_rss_mb"]
+        entry["query_p50_by_stage"] = {
+            stage: {f: per[f]["p50_ms"] / theirs[f]["p50_ms"] for f in theirs if f in per}
+            for stage, per in base["queries"].items()
+        }
         out[name] = entry
     return out
 

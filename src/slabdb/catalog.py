@@ -18,7 +18,7 @@ import json
 import re
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from slabdb.errors import (
@@ -42,6 +42,8 @@ class IndexConfig:
     deletion_protection: str = "disabled"
     tags: dict[str, str] = field(default_factory=dict)
     created_at: float = 0.0
+    embed: dict[str, Any] | None = None
+    """Integrated embedding (``create_index_for_model``): see :mod:`slabdb.records`."""
 
     @property
     def data_prefix(self) -> str:
@@ -83,6 +85,7 @@ class IndexCatalog:
         vector_type: str,
         deletion_protection: str = "disabled",
         tags: dict[str, str] | None = None,
+        embed: dict[str, Any] | None = None,
     ) -> IndexConfig:
         cfg = IndexConfig(
             name=name,
@@ -93,6 +96,7 @@ class IndexCatalog:
             deletion_protection=deletion_protection,
             tags=dict(tags or {}),
             created_at=time.time(),
+            embed=embed,
         )
         try:
             self._store.put_if_absent(self._key(name), json.dumps(asdict(cfg)).encode())
@@ -105,7 +109,8 @@ class IndexCatalog:
             raw: dict[str, Any] = json.loads(self._store.get(self._key(name)).data)
         except ObjectNotFoundError as exc:
             raise IndexNotFoundError(f"index {name!r} not found") from exc
-        return IndexConfig(**raw)
+        known = {f.name for f in fields(IndexConfig)}
+        return IndexConfig(**{k: v for k, v in raw.items() if k in known})
 
     def list(self) -> builtins.list[IndexConfig]:
         out = []

@@ -14,10 +14,12 @@ from slabdb import validation
 from slabdb.catalog import IndexCatalog, IndexConfig, namespace_key
 from slabdb.compaction.runner import IndexSpec
 from slabdb.config import EngineConfig
+from slabdb.embed.models import EmbedModels
 from slabdb.engine.maintenance import BackgroundWorker
 from slabdb.engine.namespace import Namespace
 from slabdb.errors import ClosedError, InvalidArgumentError, PermissionDeniedError
 from slabdb.index import Index
+from slabdb.records import create_index_for_model, public_embed
 from slabdb.storage import ObjectStore, open_store
 from slabdb.types import IndexModel
 
@@ -36,9 +38,16 @@ class IndexList(list[IndexModel]):
 class Client:
     """An open SlabDB database (local directory, memory or S3)."""
 
-    def __init__(self, store: ObjectStore, config: EngineConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        config: EngineConfig | None = None,
+        embed_models: EmbedModels | None = None,
+    ) -> None:
         self.store = store
         self.config = config or EngineConfig()
+        self.embed_models = embed_models or EmbedModels(allow_test_models=True)
+        """Models ``create_index_for_model`` may use (embedded default: all local ones)."""
         self.catalog = IndexCatalog(store)
         self._lock = threading.RLock()
         self._namespaces: dict[tuple[str, str, str], Namespace] = {}
@@ -134,6 +143,22 @@ class Client:
         cfg = self.catalog.create(name, dim, metric, vector_type, deletion_protection, tags)
         return self._model(cfg)
 
+    def create_index_for_model(
+        self,
+        name: str,
+        cloud: str | None = None,
+        region: str | None = None,
+        embed: Any = None,
+        tags: dict[str, str] | None = None,
+        deletion_protection: str = "disabled",
+        read_capacity: Any = None,
+        schema: Any = None,
+        timeout: int | None = None,
+    ) -> IndexModel:
+        """An index that embeds text itself: ``embed={"model": "minilm", "field_map":
+        {"text": "chunk_text"}}`` (see :mod:`slabdb.records`; cloud/region are ignored)."""
+        return create_index_for_model(self, name, embed, deletion_protection, tags)
+
     def describe_index(self, name: str) -> IndexModel:
         self._check_open()
         return self._model(self.catalog.get(name))
@@ -187,6 +212,7 @@ class Client:
             host=f"embedded://{cfg.name}",
             deletion_protection=cfg.deletion_protection,
             tags=dict(cfg.tags) or None,
+            embed=public_embed(cfg.embed),
         )
 
 

@@ -29,6 +29,7 @@ from slabdb.ops import (
     UpdateOp,
     UpsertOp,
 )
+from slabdb.records import RecordsMixin
 from slabdb.types import (
     DescribeIndexStatsResponse,
     FetchByMetadataResponse,
@@ -63,7 +64,7 @@ def _values_out(vec: Any) -> list[float]:
     return [] if vec is None else [float(x) for x in vec]
 
 
-class Index:
+class Index(RecordsMixin):
     """Upsert, query, fetch, update, delete and list records of one index."""
 
     def __init__(self, client: Client, cfg: IndexConfig) -> None:

@@ -170,3 +170,5 @@ class IndexModel(_Model):
         default_factory=lambda: {"serverless": {"cloud": "aws", "region": "us-east-1"}}
     )
     status: dict[str, Any] = field(default_factory=lambda: {"ready": True, "state": "Ready"})
+    embed: dict[str, Any] | None = None
+    """The integrated embedding of an index made by ``create_index_for_model``."""

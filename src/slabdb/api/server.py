@@ -33,6 +33,7 @@ from slabdb.config import EngineConfig
 from slabdb.control.catalog_db import ControlCatalog
 from slabdb.control.keys import NewKey
 from slabdb.control.projects import DEFAULT_PROJECT, Projects
+from slabdb.embed.models import EmbedModels
 from slabdb.storage import ObjectStore, open_store
 
 log = logging.getLogger("slabdb.server")
@@ -51,6 +52,9 @@ class ServeOptions:
     advertise_host: str | None = None
     insecure_dev: bool = False
     log_level: str = "info"
+    allow_test_embedders: bool = False
+    model_aliases: tuple[tuple[str, str], ...] = ()
+    """Extra names for embedding models, e.g. ``(("llama-text-embed-v2", "minilm"),)``."""
 
 
 def local_root(store: ObjectStore) -> Path | None:
@@ -137,7 +141,10 @@ class SlabServer:
         self.options = options
         self.store = open_store(options.data)
         self.catalog = ControlCatalog(catalog_url(self.store, options.catalog))
-        self.projects = Projects(self.store, self.catalog, engine or EngineConfig())
+        models = EmbedModels(
+            allow_test_models=options.allow_test_embedders, aliases=dict(options.model_aliases)
+        )
+        self.projects = Projects(self.store, self.catalog, engine or EngineConfig(), models)
         self.auth = Authenticator(self.catalog, insecure_dev=options.insecure_dev)
         self.metrics = ApiMetrics(self.projects.open_clients)
         self.grpc = GrpcBackends(self.projects, self.auth, self.metrics, options.port)

@@ -71,13 +71,25 @@ def index_model(info: IndexInfo, host: str, version: str) -> dict[str, Any]:
     }
     if m.dimension is not None:
         out["dimension"] = m.dimension
+    if m.embed:
+        out["embed"] = dict(m.embed)
     return out
 
 
 def schema_fields(info: IndexInfo) -> dict[str, Any]:
     m = info.model
     fields: dict[str, Any] = dict(info.meta.get("metadata_fields") or {})
-    if m.vector_type == "sparse":
+    if m.embed:  # integrated embedding: one semantic_text field named after field_map.text
+        e = m.embed
+        fields[e["field_map"]["text"]] = {
+            "type": "semantic_text",
+            "model": e["model"],
+            "dimension": e["dimension"],
+            "metric": e["metric"],
+            "read_parameters": e.get("read_parameters"),
+            "write_parameters": e.get("write_parameters"),
+        }
+    elif m.vector_type == "sparse":
         fields[SPARSE_FIELD] = {"type": "sparse_vector", "metric": "dotproduct"}
     else:
         fields[DENSE_FIELD] = {"type": "dense_vector", "dimension": m.dimension, "metric": m.metric}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -32,9 +33,29 @@ def serve(
         False, "--insecure-dev", help="Accept any API key (like Pinecone's local emulator)."
     ),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
+    model_alias: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-alias",
+            help="NAME=MODEL: let create_index_for_model call a local embedding model by "
+            "another name, e.g. llama-text-embed-v2=minilm (repeatable).",
+        ),
+    ] = None,
+    allow_test_embedders: bool = typer.Option(
+        False,
+        "--allow-test-embedders",
+        help="Also allow the 'fake' embedding model (hash vectors, no meaning; for tests).",
+    ),
 ) -> None:
     """Serve the Pinecone-compatible REST and gRPC API."""
     from slabdb.api.server import ServeOptions, run
+    from slabdb.embed.models import EmbedModels, parse_aliases
+
+    try:
+        aliases = parse_aliases(model_alias or [])
+        EmbedModels(allow_test_models=allow_test_embedders, aliases=aliases)  # validate
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model-alias") from exc
 
     settings = Settings(data=data)
     run(
@@ -46,6 +67,8 @@ def serve(
             advertise_host=advertise_host or None,
             insecure_dev=insecure_dev,
             log_level=log_level,
+            allow_test_embedders=allow_test_embedders,
+            model_aliases=tuple(aliases.items()),
         ),
         settings.engine_config(),
     )

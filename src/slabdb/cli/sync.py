@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -19,6 +21,7 @@ from slabdb.sync.bootstrap import DEFAULT_BOOTSTRAP_BATCH, bootstrap, count_rows
 from slabdb.sync.config import DEFAULT_CHUNK_CHARS, DEFAULT_EMBEDDER, SyncConfig
 from slabdb.sync.metrics import SyncMetrics, read_status
 from slabdb.sync.outbox import OutboxQueue
+from slabdb.sync.remote import DEFAULT_API_KEY_ENV
 from slabdb.sync.retry import (
     DEFAULT_INITIAL_BACKOFF_SECONDS,
     DEFAULT_MAX_ATTEMPTS,
@@ -26,15 +29,23 @@ from slabdb.sync.retry import (
 )
 from slabdb.sync.setup import (
     init_sync,
-    open_sync_worker,
     open_target,
     resolve_embedder,
     uninstall_sync,
+)
+from slabdb.sync.sqs import (
+    DEFAULT_RESEND_AFTER_SECONDS,
+    DEFAULT_WAIT_SECONDS,
+    SqsConsumer,
+    SqsRelay,
+    SqsSettings,
+    sqs_client,
 )
 from slabdb.sync.verify import verify_sync
 from slabdb.sync.worker import (
     DEFAULT_BATCH_KEYS,
     DEFAULT_POLL_INTERVAL_SECONDS,
+    OutboxLoop,
     SyncWorker,
     WorkerPool,
     WorkerSettings,
@@ -45,6 +56,12 @@ console = Console()
 
 DSN = typer.Option(..., "--dsn", envvar="SLABDB_SYNC_DSN", help="Postgres connection string.")
 NAME = typer.Option(None, "--name", help="Sync name (default: the only one installed).")
+QUEUE_URL = typer.Option(
+    None, "--queue-url", envvar="SLABDB_SYNC_QUEUE_URL", help="SQS queue URL (--queue sqs)."
+)
+SQS_ENDPOINT = typer.Option(
+    None, "--sqs-endpoint-url", envvar="AWS_ENDPOINT_URL_SQS", help="SQS endpoint override."
+)
 
 
 def _name(dsn: str, name: str | None) -> str:
@@ -87,6 +104,12 @@ def init(
     index: str = typer.Option(..., help="SlabDB index to write."),
     metadata: str = typer.Option("", help="Comma-separated columns stored as metadata."),
     data: str = typer.Option("./data", help="SlabDB directory or store URL."),
+    target_url: str = typer.Option(
+        "", help="Write through the Pinecone API instead: a `slabdb serve` (or Pinecone) URL."
+    ),
+    api_key_env: str = typer.Option(
+        DEFAULT_API_KEY_ENV, help="Environment variable holding the --target-url API key."
+    ),
     embedder: str = typer.Option(DEFAULT_EMBEDDER, help="Embedder name (or module:Factory)."),
     embedder_options: str = typer.Option("{}", help="Embedder options as JSON."),
     name: str | None = typer.Option(None, help="Sync name (default: the index name)."),
@@ -98,12 +121,12 @@ def init(
     """Install the outbox, triggers, errors table and status view; create the index."""
     cfg = init_sync(
         dsn, table=table, key=key, template=text, index=index, metadata=_split(metadata),
-        data=data, name=name, embedder=embedder, embedder_options=json.loads(embedder_options),
-        chunk_chars=chunk_chars,
+        data=data, target_url=target_url, api_key_env=api_key_env, name=name, embedder=embedder,
+        embedder_options=json.loads(embedder_options), chunk_chars=chunk_chars,
     )  # fmt: skip
     console.print(
         f"sync [bold]{cfg.name}[/]: {cfg.qualified_table}.{cfg.key_column} → index "
-        f"'{cfg.index}' at {cfg.data} ({cfg.embedder})"
+        f"'{cfg.index}' at {cfg.location} ({cfg.embedder})"
     )
     if not no_bootstrap:
         _bootstrap(dsn, cfg, DEFAULT_BOOTSTRAP_BATCH, restart=False)
@@ -134,6 +157,15 @@ def run(
     dsn: str = DSN,
     name: str | None = NAME,
     data: str | None = typer.Option(None, help="Override the stored SlabDB location."),
+    queue: str = typer.Option("outbox", help="Where workers take work from: outbox or sqs."),
+    queue_url: str | None = QUEUE_URL,
+    sqs_endpoint_url: str | None = SQS_ENDPOINT,
+    wait_seconds: int = typer.Option(
+        DEFAULT_WAIT_SECONDS, min=0, max=20, help="SQS long-poll seconds."
+    ),
+    visibility_timeout: int | None = typer.Option(
+        None, min=0, help="SQS visibility timeout per receive (default: the queue's)."
+    ),
     workers: int = typer.Option(1, min=1, help="Worker threads (run more processes at will)."),
     once: bool = typer.Option(False, help="Drain the outbox and exit."),
     batch_keys: int = typer.Option(DEFAULT_BATCH_KEYS, min=1, help="Keys per claim."),
@@ -165,31 +197,88 @@ def run(
         console.print(f"metrics on http://127.0.0.1:{metrics_port}/metrics")
     embedder = resolve_embedder(cfg.embedder, cfg.embedder_options)
     target = open_target(cfg, data)
+    make: Callable[[], SyncWorker]
+    if queue == "sqs":
+        if not queue_url:
+            raise typer.BadParameter("--queue sqs needs --queue-url")
+        client = sqs_client(sqs_endpoint_url)
+        sqs = SqsSettings(
+            queue_url,
+            wait_seconds=min(wait_seconds, 1) if once else wait_seconds,
+            visibility_timeout=visibility_timeout,
+        )
+
+        def make() -> SyncWorker:
+            return SqsConsumer(dsn, cfg, embedder, target, client, sqs, settings, metrics)
+    elif queue == "outbox":
+
+        def make() -> SyncWorker:
+            return SyncWorker(dsn, cfg, embedder, target, settings, metrics)
+    else:
+        raise typer.BadParameter(f"--queue must be outbox or sqs, not {queue!r}")
     try:
         if once:
-            with open_sync_worker(
-                dsn, sync, embedder=embedder, target=target, settings=settings, metrics=metrics
-            ) as worker:
+            worker = make()
+            try:
                 started = time.perf_counter()
                 n = worker.drain()
                 console.print(f"processed {n:,} keys in {time.perf_counter() - started:.1f}s")
+            finally:
+                worker.close()
             return
-        pool = WorkerPool(
-            lambda: SyncWorker(dsn, cfg, embedder, target, settings, metrics), workers
-        )
-        stop = pool.stop_event
+        _run_until_signal(WorkerPool(make, workers), f"sync {sync}: {workers} {queue} worker(s)")
+    finally:
+        target.close()
 
-        def _stop(*_: Any) -> None:
-            stop.set()
 
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-        console.print(f"sync {sync}: {workers} worker(s) running; Ctrl-C stops")
+def _run_until_signal(pool: WorkerPool | OutboxLoop, what: str) -> None:
+    stop = pool.stop_event if isinstance(pool, WorkerPool) else threading.Event()
+
+    def _stop(*_: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    console.print(f"{what} running; Ctrl-C stops")
+    if isinstance(pool, WorkerPool):
         with pool:
             while not stop.wait(1.0):
                 pass
-    finally:
-        target.close()
+    else:
+        pool.run(stop)
+
+
+@sync_app.command()
+def relay(
+    dsn: str = DSN,
+    name: str | None = NAME,
+    queue_url: str = typer.Option(..., "--queue-url", envvar="SLABDB_SYNC_QUEUE_URL"),
+    sqs_endpoint_url: str | None = SQS_ENDPOINT,
+    once: bool = typer.Option(False, help="Relay what is pending and exit."),
+    poll_interval: float = typer.Option(
+        DEFAULT_POLL_INTERVAL_SECONDS, help="Seconds between polls."
+    ),
+    resend_after: float = typer.Option(
+        DEFAULT_RESEND_AFTER_SECONDS, help="Send again events relayed this long ago (s)."
+    ),
+    verbose: bool = typer.Option(False, "-v", "--verbose"),
+) -> None:
+    """Move outbox events into an SQS queue (then: sync run --queue sqs)."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+    sync = _name(dsn, name)
+    with psycopg.connect(dsn) as conn:
+        cfg = schema.load_config(conn, sync)
+    loop = SqsRelay(
+        dsn, cfg, sqs_client(sqs_endpoint_url), queue_url,
+        WorkerSettings(poll_interval_seconds=poll_interval), resend_after_seconds=resend_after,
+    )  # fmt: skip
+    if once:
+        try:
+            console.print(f"relayed {loop.drain():,} events")
+        finally:
+            loop.close()
+        return
+    _run_until_signal(loop, f"sync {sync}: relay to {queue_url}")
 
 
 @sync_app.command()

@@ -19,6 +19,7 @@ from slabdb.config import EngineConfig
 from slabdb.control.catalog_db import ControlCatalog, IndexSlot, Project
 from slabdb.control.keys import NewKey, new_key
 from slabdb.control.prefixed_store import PrefixedStore
+from slabdb.embed.models import EmbedModels
 from slabdb.errors import AlreadyExistsError, IndexNotFoundError, NotFoundError
 from slabdb.index import Index
 from slabdb.storage.base import ObjectStore
@@ -42,10 +43,18 @@ class IndexInfo:
 class Projects:
     """Projects, their keys, their clients and their indexes' slots."""
 
-    def __init__(self, store: ObjectStore, catalog: ControlCatalog, config: EngineConfig) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        catalog: ControlCatalog,
+        config: EngineConfig,
+        embed_models: EmbedModels | None = None,
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.config = config
+        self.embed_models = embed_models or EmbedModels()
+        """Integrated-embedding models, shared by every project (one cached embedder each)."""
         self._lock = threading.RLock()
         self._clients: dict[str, Client] = {}
         self._handles: dict[int, tuple[float, str, Index]] = {}
@@ -75,7 +84,7 @@ class Projects:
             client = self._clients.get(project)
             if client is None:
                 prefix = self.catalog.get_project(project).store_prefix
-                client = Client(PrefixedStore(self.store, prefix), self.config)
+                client = Client(PrefixedStore(self.store, prefix), self.config, self.embed_models)
                 self._clients[project] = client
             return client
 
@@ -95,7 +104,10 @@ class Projects:
                 assert slot is not None
         return IndexInfo(project, model, slot.slot, slot.meta)
 
-    def create_index(self, project: str, meta: dict[str, Any], **kwargs: Any) -> IndexInfo:
+    def create_index(
+        self, project: str, meta: dict[str, Any], for_model: bool = False, **kwargs: Any
+    ) -> IndexInfo:
+        """Create an index (``for_model``: with integrated embedding) and claim its slot."""
         client = self.client(project)
         name = validation.index_name(kwargs.get("name"))
         if client.has_index(name):
@@ -105,7 +117,10 @@ class Projects:
             self.catalog.release_slot(project, name)
         slot = self.catalog.claim_slot(project, name, meta)
         try:
-            model = client.create_index(**kwargs)
+            if for_model:
+                model = client.create_index_for_model(**kwargs)
+            else:
+                model = client.create_index(**kwargs)
         except Exception:
             self.catalog.release_slot(project, name)
             raise
@@ -175,3 +190,4 @@ class Projects:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()
+        self.embed_models.close()

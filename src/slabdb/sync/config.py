@@ -58,6 +58,10 @@ class SyncConfig:
     embedder_options: dict[str, Any] = field(default_factory=dict)
     data: str = ""
     """The SlabDB store URL or directory (a worker may override it)."""
+    target_url: str = ""
+    """A Pinecone-API control plane (``slabdb serve`` or Pinecone); wins over ``data``."""
+    api_key_env: str = ""
+    """Name of the environment variable holding the remote API key (never the key)."""
     chunk_chars: int = DEFAULT_CHUNK_CHARS
     chunk_overlap_chars: int = DEFAULT_CHUNK_OVERLAP_CHARS
     text_field: str = DEFAULT_TEXT_FIELD
@@ -68,6 +72,11 @@ class SyncConfig:
             raise InvalidArgumentError("chunk_chars must be at least 16")
         if not 0 <= self.chunk_overlap_chars < self.chunk_chars // 2:
             raise InvalidArgumentError("chunk_overlap_chars must be in [0, chunk_chars / 2)")
+
+    @property
+    def location(self) -> str:
+        """Where the vectors go, for messages."""
+        return self.target_url or self.data
 
     @property
     def channel(self) -> str:

@@ -38,8 +38,10 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.outbox (
     enqueued_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     available_at  timestamptz NOT NULL DEFAULT '-infinity',
     attempts      integer NOT NULL DEFAULT 0,
-    last_error    text
+    last_error    text,
+    relayed_at    timestamptz  -- sent to SQS (sqs.py); NULL with the outbox workers
 );
+ALTER TABLE {SCHEMA}.outbox ADD COLUMN IF NOT EXISTS relayed_at timestamptz;
 CREATE INDEX IF NOT EXISTS outbox_claim ON {SCHEMA}.outbox (sync, id);
 CREATE INDEX IF NOT EXISTS outbox_key ON {SCHEMA}.outbox (sync, key);
 CREATE TABLE IF NOT EXISTS {SCHEMA}.errors (

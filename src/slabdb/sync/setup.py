@@ -47,13 +47,30 @@ def resolve_embedder(name: str, options: dict[str, Any] | None = None) -> Embedd
 
 
 def open_target(
-    cfg: SyncConfig, data: str | None = None, *, create: bool = False, dimension: int | None = None
+    cfg: SyncConfig,
+    data: str | None = None,
+    *,
+    create: bool = False,
+    dimension: int | None = None,
+    target_url: str | None = None,
 ) -> SyncTarget:
-    """The embedded index the sync writes into (``data`` overrides the stored URL)."""
-    url = data or cfg.data
-    if not url:
-        raise InvalidArgumentError("no SlabDB data location: pass --data")
-    return EmbeddedTarget(url, cfg.index, dimension=dimension, create=create)
+    """The index the sync writes into: remote when the config (or ``target_url``) names a
+    server, else embedded (``data`` overrides the stored location)."""
+    url = target_url or (None if data else cfg.target_url)
+    if url:
+        from slabdb.sync.remote import DEFAULT_API_KEY_ENV, RemoteTarget
+
+        return RemoteTarget(
+            url,
+            cfg.index,
+            api_key_env=cfg.api_key_env or DEFAULT_API_KEY_ENV,
+            dimension=dimension,
+            create=create,
+        )
+    location = data or cfg.data
+    if not location:
+        raise InvalidArgumentError("no SlabDB location: pass --data or --target-url")
+    return EmbeddedTarget(location, cfg.index, dimension=dimension, create=create)
 
 
 def init_sync(
@@ -65,6 +82,8 @@ def init_sync(
     index: str,
     metadata: Sequence[str] = (),
     data: str = "",
+    target_url: str = "",
+    api_key_env: str = "",
     name: str | None = None,
     embedder: str = DEFAULT_EMBEDDER,
     embedder_options: dict[str, Any] | None = None,
@@ -74,7 +93,14 @@ def init_sync(
     embedder_instance: Embedder | None = None,
     create_index: bool = True,
 ) -> SyncConfig:
-    """Install (or update) a sync and create its SlabDB index if missing. Idempotent."""
+    """Install (or update) a sync and create its SlabDB index if missing. Idempotent.
+
+    With ``target_url`` the index lives behind a Pinecone-API server whose key is read
+    from environment variable ``api_key_env`` (only the variable's name is stored)."""
+    if target_url:
+        from slabdb.sync.remote import DEFAULT_API_KEY_ENV
+
+        data, api_key_env = "", api_key_env or DEFAULT_API_KEY_ENV
     sync_name = check_sync_name(name or index.replace("-", "_"))
     tmpl = TextTemplate(template)
     model = embedder_instance or resolve_embedder(embedder, embedder_options)
@@ -97,11 +123,13 @@ def init_sync(
             embedder=embedder,
             embedder_options=dict(embedder_options or {}),
             data=data,
+            target_url=target_url,
+            api_key_env=api_key_env,
             chunk_chars=chunk_chars,
             chunk_overlap_chars=chunk_overlap_chars,
             text_field=text_field,
         )
-        if create_index and data:
+        if create_index and (data or target_url):
             open_target(cfg, data, create=True, dimension=model.dimension).close()
         with conn.transaction():
             schema.install(conn, cfg, tmpl.columns)

@@ -49,27 +49,27 @@ def connect(dsn: str, *, autocommit: bool = False) -> psycopg.Connection:
     return conn
 
 
-class SyncWorker:
-    """One worker: its own Postgres connections, a shared embedder and target."""
+class OutboxLoop:
+    """What every outbox reader shares: connections, ``drain`` over ``run_batch``, and a
+    loop that waits for NOTIFY (or the poll interval) and survives Postgres restarts.
 
-    def __init__(
-        self,
-        dsn: str,
-        cfg: SyncConfig,
-        embedder: Embedder,
-        target: SyncTarget,
-        settings: WorkerSettings | None = None,
-        metrics: SyncMetrics | None = None,
-    ) -> None:
+    Subclasses: :class:`SyncWorker` (process events) and the SQS relay (forward them).
+    """
+
+    transient_errors: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
+    """Errors after which :meth:`run` reconnects and carries on."""
+
+    def __init__(self, dsn: str, cfg: SyncConfig, settings: WorkerSettings | None = None) -> None:
         self.dsn = dsn
         self.cfg = cfg
         self.settings = settings or WorkerSettings()
-        self.metrics = metrics
         self.queue = OutboxQueue(cfg.name)
-        self.processor = KeyProcessor(cfg, embedder, target, before_write=self._raise_bounds)
         self._conn: psycopg.Connection | None = None
         self._aux: psycopg.Connection | None = None
         self._listen: psycopg.Connection | None = None
+
+    def run_batch(self) -> int:
+        raise NotImplementedError
 
     # -- connections ---------------------------------------------------------------------
 
@@ -89,59 +89,6 @@ class SyncWorker:
                 with contextlib.suppress(psycopg.Error):
                     conn.close()
         self._conn = self._aux = self._listen = None
-
-    def _raise_bounds(self, bounds: dict[str, int]) -> None:
-        self.processor.checksums.raise_bounds(self._aux_connection(), bounds)
-
-    # -- one batch -------------------------------------------------------------------------
-
-    def run_batch(self) -> int:
-        """Claim, process and commit one batch; returns how many keys were claimed."""
-        conn = self._connection()
-        started = time.perf_counter()
-        with conn.transaction():
-            claims = self.queue.claim(conn, self.settings.batch_keys)
-            if not claims:
-                return 0
-            try:
-                result = self.processor.process(conn, [c.key for c in claims])
-            except psycopg.Error:
-                raise  # the transaction is gone; the claim rolls back
-            except Exception as exc:  # the target failed: the whole batch waits
-                logger.warning(
-                    "sync %s: batch of %d keys failed: %s", self.cfg.name, len(claims), exc
-                )
-                result = ProcessResult(failed={c.key: exc for c in claims})
-            self._settle(conn, claims, result)
-        self._record(result, len(claims), time.perf_counter() - started)
-        return len(claims)
-
-    def _settle(
-        self, conn: psycopg.Connection, claims: list[KeyClaim], result: ProcessResult
-    ) -> None:
-        done = [c for c in claims if c.key not in result.failed]
-        self.queue.ack(conn, done)
-        for claim in claims:
-            error = result.failed.get(claim.key)
-            if error is None:
-                continue
-            decision = self.settings.retry.decide(error, claim.attempts + 1)
-            if decision.give_up:
-                logger.warning(
-                    "sync %s: key %s failed for good: %s", self.cfg.name, claim.key, decision.reason
-                )
-                self.queue.give_up(conn, claim, decision.reason)
-            else:
-                self.queue.reschedule(conn, claim, decision.delay_seconds, decision.reason)
-
-    def _record(self, result: ProcessResult, claimed: int, seconds: float) -> None:
-        processed = claimed - len(result.failed)
-        try:
-            self.queue.record_throughput(self._aux_connection(), processed, result.embedded_texts)
-        except psycopg.Error as exc:  # statistics only; never fail a committed batch
-            logger.debug("throughput not recorded: %s", exc)
-        if self.metrics is not None:
-            self.metrics.observe_batch(result, seconds)
 
     def drain(self, *, until_empty: bool = False, timeout_seconds: float | None = None) -> int:
         """Process batches until none is ready; returns keys processed.
@@ -197,13 +144,84 @@ class SyncWorker:
             try:
                 self.drain()
                 self._wait(stop)
-            except psycopg.OperationalError as exc:
-                logger.warning("sync %s: lost Postgres (%s); reconnecting", self.cfg.name, exc)
+            except self.transient_errors as exc:
+                logger.warning("sync %s: %s; reconnecting", self.cfg.name, exc)
                 if on_error is not None:
                     on_error(exc)
                 self.close()
                 stop.wait(self.settings.reconnect_delay_seconds)
         self.close()
+
+
+class SyncWorker(OutboxLoop):
+    """One worker: its own Postgres connections, a shared embedder and target."""
+
+    def __init__(
+        self,
+        dsn: str,
+        cfg: SyncConfig,
+        embedder: Embedder,
+        target: SyncTarget,
+        settings: WorkerSettings | None = None,
+        metrics: SyncMetrics | None = None,
+    ) -> None:
+        super().__init__(dsn, cfg, settings)
+        self.metrics = metrics
+        self.processor = KeyProcessor(cfg, embedder, target, before_write=self._raise_bounds)
+
+    def _raise_bounds(self, bounds: dict[str, int]) -> None:
+        self.processor.checksums.raise_bounds(self._aux_connection(), bounds)
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def run_batch(self) -> int:
+        """Claim, process and commit one batch; returns how many keys were claimed."""
+        conn = self._connection()
+        started = time.perf_counter()
+        with conn.transaction():
+            claims = self.queue.claim(conn, self.settings.batch_keys)
+            if not claims:
+                return 0
+            result = self._process(conn, [c.key for c in claims])
+            self._settle(conn, claims, result)
+        self._record(result, len(claims), time.perf_counter() - started)
+        return len(claims)
+
+    def _process(self, conn: psycopg.Connection, keys: list[str]) -> ProcessResult:
+        try:
+            return self.processor.process(conn, keys)
+        except psycopg.Error:
+            raise  # the transaction is gone; the claim rolls back
+        except Exception as exc:  # the target failed: the whole batch waits
+            logger.warning("sync %s: batch of %d keys failed: %s", self.cfg.name, len(keys), exc)
+            return ProcessResult(failed={k: exc for k in keys})
+
+    def _settle(
+        self, conn: psycopg.Connection, claims: list[KeyClaim], result: ProcessResult
+    ) -> None:
+        done = [c for c in claims if c.key not in result.failed]
+        self.queue.ack(conn, done)
+        for claim in claims:
+            error = result.failed.get(claim.key)
+            if error is None:
+                continue
+            decision = self.settings.retry.decide(error, claim.attempts + 1)
+            if decision.give_up:
+                logger.warning(
+                    "sync %s: key %s failed for good: %s", self.cfg.name, claim.key, decision.reason
+                )
+                self.queue.give_up(conn, claim, decision.reason)
+            else:
+                self.queue.reschedule(conn, claim, decision.delay_seconds, decision.reason)
+
+    def _record(self, result: ProcessResult, claimed: int, seconds: float) -> None:
+        processed = claimed - len(result.failed)
+        try:
+            self.queue.record_throughput(self._aux_connection(), processed, result.embedded_texts)
+        except psycopg.Error as exc:  # statistics only; never fail a committed batch
+            logger.debug("throughput not recorded: %s", exc)
+        if self.metrics is not None:
+            self.metrics.observe_batch(result, seconds)
 
 
 class WorkerPool:

@@ -13,7 +13,7 @@ from slabdb.api.errors import MethodNotAllowedError, error_response, validation_
 from slabdb.api.limits import BodyLimitMiddleware, too_large
 from slabdb.api.metrics import CONTENT_TYPE
 from slabdb.api.observability import RequestContextMiddleware
-from slabdb.api.rest import control, data
+from slabdb.api.rest import control, data, records
 from slabdb.errors import InvalidArgumentError, NotFoundError, SlabDBError
 
 
@@ -30,6 +30,7 @@ def create_app(ctx: ServerContext) -> FastAPI:
     app.state.ctx = ctx
     app.include_router(control.router)
     app.include_router(data.router)
+    app.include_router(records.router)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:

@@ -35,14 +35,6 @@ async def create_index(
     return JSON(_model(ctx, info, request), status_code=201)
 
 
-@router.post("/indexes/create-for-model", status_code=201)
-async def create_index_for_model(project: ProjectName) -> Response:
-    raise InvalidArgumentError(
-        "SlabDB has no integrated inference: create an index with a dimension and upsert "
-        "vectors (see slabdb.embed for local embedding models)"
-    )
-
-
 @router.get("/indexes")
 async def list_indexes(request: Request, ctx: Ctx, project: ProjectName) -> Response:
     infos = await run_in_threadpool(ctx.projects.list_indexes, project)

@@ -1,0 +1,110 @@
+"""Start and stop a real ``slabdb serve`` subprocess (acceptance tests, sync tests).
+
+with ServerProcess(data=tmp_path) as srv:
+    pc = Pinecone(api_key=srv.api_key, host=srv.url)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+PORT_SPAN = 40
+"""Ports base..base+PORT_SPAN must be free: the base port and one per index."""
+_KEY = re.compile(r"^\s+(sdb-[0-9a-f]{8}-\S+)$", re.M)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_range(span: int = PORT_SPAN) -> int:
+    for _ in range(200):
+        base = random.randrange(20_000, 60_000 - span)
+        if all(_free(base + i) for i in range(span)):
+            return base
+    raise RuntimeError("no free port range")
+
+
+@dataclass
+class ServerProcess:
+    data: Path
+    port: int = field(default_factory=free_port_range)
+    extra_args: tuple[str, ...] = ()
+    proc: subprocess.Popen[str] | None = None
+    api_key: str = ""
+    output: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        cmd = [
+            sys.executable, "-m", "slabdb.cli", "serve", "--data", str(self.data),
+            "--port", str(self.port), "--log-level", "warning", *self.extra_args,
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"server exited early:\n{self.output}")
+            self.output += line
+            if m := _KEY.match(line):
+                self.api_key = m.group(1)
+            if line.startswith("SlabDB serving on"):
+                break
+        else:
+            raise RuntimeError(f"server did not start:\n{self.output}")
+        if not self.api_key:
+            key_file = self.data / "_control" / "default-api-key"
+            self.api_key = key_file.read_text().strip()
+        threading.Thread(target=self._drain, daemon=True).start()
+        httpx.get(self.url + "/health", timeout=5).raise_for_status()
+        return self
+
+    def _drain(self) -> None:
+        """Keep reading the server's output so a full pipe never blocks it."""
+        assert self.proc is not None and self.proc.stdout is not None
+        with contextlib.suppress(ValueError, OSError):
+            for line in self.proc.stdout:
+                self.output += line
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        return rc
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
