@@ -14,6 +14,8 @@ import logging
 import os
 import socket
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,11 @@ DEFAULT_PORT = 5080
 CONTROL_DIR = "_control"
 CATALOG_FILE = "catalog.sqlite3"
 DEFAULT_KEY_FILE = "default-api-key"
+LISTENER_SYNC_SECONDS = 1.0
+"""How often the listeners are matched against the catalog's slots, so that indexes
+created or deleted through another server sharing the catalog get (or lose) a port here."""
+BIND_RETRY_SECONDS = 30.0
+"""After a failed bind, how long before the slot's port is tried again."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,13 @@ class SlabServer:
         )
         self.app = create_app(self.ctx)
         self._listeners: dict[int, asyncio.AbstractServer] = {}
+        self._opened_at: dict[int, float] = {}
+        self._opening: dict[int, asyncio.Future[None]] = {}
+        self._bind_failed: dict[int, float] = {}
         self._uvicorn: uvicorn.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self.projects.on_slot = self._slot_seen
 
     def first_run(self) -> NewKey | None:
         key = self.projects.ensure_default()
@@ -195,6 +208,18 @@ class SlabServer:
         return Protocol
 
     async def open_listener(self, slot: int) -> None:
+        """Listen on ``base port + slot`` (no-op if already listening; concurrent calls
+        for one slot share one attempt)."""
+        if self._uvicorn is None or slot in self._listeners:
+            return
+        pending = self._opening.get(slot)
+        if pending is None:
+            pending = asyncio.ensure_future(self._open_listener(slot))
+            self._opening[slot] = pending
+            pending.add_done_callback(lambda _: self._opening.pop(slot, None))
+        await asyncio.shield(pending)
+
+    async def _open_listener(self, slot: int) -> None:
         server = self._uvicorn
         if server is None or slot in self._listeners:
             return
@@ -205,6 +230,7 @@ class SlabServer:
             sock.bind((self.options.host, port))
         except OSError as exc:
             sock.close()
+            self._bind_failed[slot] = time.monotonic() + BIND_RETRY_SECONDS
             log.error("cannot listen on port %d for index slot %d: %s", port, slot, exc)
             return
         sock.listen(2048)
@@ -216,12 +242,60 @@ class SlabServer:
             lambda: protocol(config, state, app_state), sock=sock
         )
         self._listeners[slot] = listener
+        self._opened_at[slot] = time.monotonic()
+        self._bind_failed.pop(slot, None)
         server.servers.append(listener)
+
+    def _slot_seen(self, slot: int) -> None:
+        """``Projects.on_slot``: a control-plane answer names ``slot``; make sure its port
+        is open before the answer goes out (the index may come from another server)."""
+        loop = self._loop
+        if loop is None or slot in self._listeners:
+            return
+        if self._bind_failed.get(slot, 0.0) > time.monotonic():
+            return
+        if threading.get_ident() == self._loop_thread:
+            loop.create_task(self.open_listener(slot))
+            return
+        future = asyncio.run_coroutine_threadsafe(self.open_listener(slot), loop)
+        try:
+            future.result(timeout=10)
+        except Exception as exc:  # the periodic sync tries again
+            log.warning("could not open the listener of slot %d: %s", slot, exc)
+
+    async def sync_listeners(self) -> None:
+        """Open listeners for every slot in the catalog, close those of released slots."""
+        started = time.monotonic()
+        try:
+            slots = await asyncio.get_running_loop().run_in_executor(None, self.projects.slots)
+        except Exception as exc:
+            log.warning("cannot read index slots from the catalog: %s", exc)
+            return
+        self.projects.forget_changed(slots)
+        wanted = {s.slot for s in slots}
+        now = time.monotonic()
+        for slot in sorted(wanted - self._listeners.keys()):
+            if self._bind_failed.get(slot, 0.0) <= now:
+                await self.open_listener(slot)
+        for slot in list(self._listeners.keys() - wanted):
+            if self._opened_at.get(slot, 0.0) < started:  # not opened since the read
+                await self.close_listener(slot)
+
+    async def _sync_listeners_forever(self) -> None:
+        while True:
+            await asyncio.sleep(LISTENER_SYNC_SECONDS)
+            try:
+                await self.sync_listeners()
+            except Exception:
+                log.exception("listener sync failed")
 
     async def close_listener(self, slot: int) -> None:
         listener = self._listeners.pop(slot, None)
+        self._opened_at.pop(slot, None)
         if listener is not None:
             listener.close()
+            if self._uvicorn is not None and listener in self._uvicorn.servers:
+                self._uvicorn.servers.remove(listener)
         await asyncio.get_running_loop().run_in_executor(None, self.grpc.stop, slot)
 
     # --- run -------------------------------------------------------------------------------------
@@ -240,12 +314,16 @@ class SlabServer:
         )
         server = _Uvicorn(config)
         self._uvicorn = server
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         task = asyncio.create_task(server.serve())
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
+        sync: asyncio.Task[None] | None = None
         if server.started:
             for slot in self.projects.slots():
                 await self.open_listener(slot.slot)
+            sync = asyncio.create_task(self._sync_listeners_forever())
             log.info(
                 json.dumps(
                     {
@@ -253,6 +331,7 @@ class SlabServer:
                         "control_plane": f"http://{self.ctx.advertise_host}:{self.options.port}",
                         "data": self.store.url,
                         "catalog": self.catalog.kind,
+                        "catalog_url": self.catalog.display_url,
                         "indexes": len(self._listeners),
                         "insecure_dev": self.options.insecure_dev,
                     }
@@ -262,7 +341,12 @@ class SlabServer:
                 f"SlabDB serving on http://{self.ctx.advertise_host}:{self.options.port}",
                 flush=True,
             )
-        await task
+        try:
+            await task
+        finally:
+            if sync is not None:
+                sync.cancel()
+            self._loop = None
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -75,15 +75,23 @@ def serve(
 
 
 def _catalog(data: str, catalog: str):  # type: ignore[no-untyped-def]
+    """The control catalog named by ``--catalog`` (the store is not touched then), else the
+    SQLite file in the ``--data`` directory."""
     from slabdb.api.server import catalog_url
     from slabdb.control.catalog_db import ControlCatalog
+    from slabdb.errors import StorageError
     from slabdb.storage import open_store
 
-    store = open_store(data)
     try:
-        return ControlCatalog(catalog_url(store, catalog or None))
-    finally:
-        store.close()
+        if catalog:
+            return ControlCatalog(catalog)
+        store = open_store(data)
+        try:
+            return ControlCatalog(catalog_url(store, None))
+        finally:
+            store.close()
+    except StorageError as exc:  # the message never holds the URL's password
+        raise typer.BadParameter(exc.message, param_hint="--catalog") from None
 
 
 @keys_app.command("create")
@@ -96,7 +104,7 @@ def keys_create(
     from slabdb import validation
     from slabdb.control.keys import new_key
     from slabdb.control.projects import DEFAULT_PROJECT
-    from slabdb.errors import NotFoundError
+    from slabdb.errors import AlreadyExistsError, NotFoundError
 
     cat = _catalog(data, catalog)
     try:
@@ -105,8 +113,11 @@ def keys_create(
         except NotFoundError:
             validation.index_name(project)
             prefix = "" if project == DEFAULT_PROJECT else f"projects/{project}/"
-            cat.create_project(project, prefix)
-            console.print(f"created project [bold]{project}[/]", highlight=False)
+            try:
+                cat.create_project(project, prefix)
+                console.print(f"created project [bold]{project}[/]", highlight=False)
+            except AlreadyExistsError:  # created concurrently (another server or CLI)
+                pass
         key = new_key()
         cat.add_key(key.key_id, project, key.key_hash)
     finally:

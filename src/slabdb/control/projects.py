@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,12 @@ from slabdb.types import IndexModel
 
 DEFAULT_PROJECT = "default"
 INDEX_HANDLE_TTL_SECONDS = 2.0
-"""How long a data-plane index handle is reused before its config is re-read."""
+"""How long a data-plane index handle is reused before its slot and config are re-read
+(with several servers, how long another server's delete can take to be noticed)."""
+STALE_SLOT_SECONDS = 60.0
+"""A slot row whose index is missing from the store is taken for a leftover of a failed
+create/delete (and released) only when older than this: a younger one may belong to a
+create in progress on another server."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,10 @@ class Projects:
         """Integrated-embedding models, shared by every project (one cached embedder each)."""
         self._lock = threading.RLock()
         self._clients: dict[str, Client] = {}
-        self._handles: dict[int, tuple[float, str, Index]] = {}
+        self._handles: dict[int, tuple[float, str, str, Index]] = {}
+        self.on_slot: Callable[[int], None] | None = None
+        """Called (from a worker thread) with every slot the control plane answers with:
+        the server opens that slot's listener if another server created the index."""
 
     # --- projects and keys ------------------------------------------------------------------
     def ensure_default(self) -> NewKey | None:
@@ -96,13 +105,23 @@ class Projects:
     # --- indexes ------------------------------------------------------------------------------
     def _info(self, project: str, model: IndexModel) -> IndexInfo:
         slot = self.catalog.get_slot(project, model.name)
-        if slot is None:  # made by the embedded API: give it a slot now
+        if slot is None:  # made by the embedded API (or being deleted): give it a slot now
             try:
                 slot = self.catalog.claim_slot(project, model.name, {})
-            except AlreadyExistsError:
+            except AlreadyExistsError:  # another server was quicker
                 slot = self.catalog.get_slot(project, model.name)
-                assert slot is not None
+            else:
+                if not self.client(project).has_index(model.name):  # deleted meanwhile
+                    self.catalog.release_slot(project, model.name)
+                    raise IndexNotFoundError(f"Resource {model.name} not found")
+            if slot is None:
+                raise IndexNotFoundError(f"Resource {model.name} not found")
+        self._seen(slot.slot)
         return IndexInfo(project, model, slot.slot, slot.meta)
+
+    def _seen(self, slot: int) -> None:
+        if self.on_slot is not None:
+            self.on_slot(slot)
 
     def create_index(
         self, project: str, meta: dict[str, Any], for_model: bool = False, **kwargs: Any
@@ -113,8 +132,8 @@ class Projects:
         if client.has_index(name):
             raise AlreadyExistsError(f"Resource {name} already exists")
         stale = self.catalog.get_slot(project, name)
-        if stale is not None:  # left behind by a delete that died half-way
-            self.catalog.release_slot(project, name)
+        if stale is not None:  # left behind by a delete that died half-way?
+            self.catalog.release_slot(project, name, older_than=time.time() - STALE_SLOT_SECONDS)
         slot = self.catalog.claim_slot(project, name, meta)
         try:
             if for_model:
@@ -130,7 +149,13 @@ class Projects:
         return self._info(project, self.client(project).describe_index(name))
 
     def list_indexes(self, project: str) -> list[IndexInfo]:
-        return [self._info(project, m) for m in self.client(project).list_indexes()]
+        out = []
+        for model in self.client(project).list_indexes():
+            try:
+                out.append(self._info(project, model))
+            except IndexNotFoundError:  # deleted by another server while listing
+                continue
+        return out
 
     def configure_index(
         self,
@@ -169,7 +194,7 @@ class Projects:
         with self._lock:
             cached = self._handles.get(slot)
         if cached is not None and cached[0] > now and cached[1] == project:
-            return cached[2]
+            return cached[3]
         row = self.catalog.slot_by_number(slot)
         if row is None or row.project != project:
             raise IndexNotFoundError("no index is served on this host for this API key")
@@ -178,12 +203,21 @@ class Projects:
         except NotFoundError as exc:
             raise IndexNotFoundError(f"index {row.name!r} not found") from exc
         with self._lock:
-            self._handles[slot] = (now + INDEX_HANDLE_TTL_SECONDS, project, handle)
+            self._handles[slot] = (now + INDEX_HANDLE_TTL_SECONDS, project, row.name, handle)
         return handle
 
     def _forget(self, slot: int) -> None:
         with self._lock:
             self._handles.pop(slot, None)
+
+    def forget_changed(self, slots: list[IndexSlot]) -> None:
+        """Drop cached handles whose slot was released or now holds another index (after
+        another server's delete/create)."""
+        current = {s.slot: (s.project, s.name) for s in slots}
+        with self._lock:
+            for slot, (_, project, name, _) in list(self._handles.items()):
+                if current.get(slot) != (project, name):
+                    del self._handles[slot]
 
     def close(self) -> None:
         with self._lock:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from slabdb.api import versions
 from slabdb.api.auth import Authenticator
-from slabdb.control.catalog_db import ControlCatalog
+from slabdb.control.catalog_db import ControlCatalog, redact_url
 from slabdb.control.keys import key_id_of, matches, new_key
 from slabdb.control.prefixed_store import PrefixedStore
-from slabdb.errors import AlreadyExistsError, InvalidArgumentError, UnauthenticatedError
+from slabdb.errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+    StorageError,
+    UnauthenticatedError,
+)
 from slabdb.storage import open_store
 
 
@@ -24,8 +34,8 @@ def test_keys_hash_and_match() -> None:
     assert key.key_hash not in key.plaintext and key_id_of("nope") is None
 
 
-def test_catalog_auth_and_slots(tmp_path: Path) -> None:
-    cat = ControlCatalog(str(tmp_path / "c.sqlite3"))
+def test_catalog_auth_and_slots(catalog_url: str) -> None:
+    cat = ControlCatalog(catalog_url)
     cat.create_project("default", "")
     cat.create_project("b", "projects/b/")
     with pytest.raises(AlreadyExistsError):
@@ -52,6 +62,78 @@ def test_catalog_auth_and_slots(tmp_path: Path) -> None:
     assert cat.claim_slot("b", "i2", {}).slot == 1  # lowest free slot is reused
     assert cat.slot_by_number(2) is not None and cat.slot_by_number(2).project == "b"  # type: ignore[union-attr]
     cat.close()
+
+
+def test_catalog_errors_and_reopen(catalog_url: str) -> None:
+    cat = ControlCatalog(catalog_url)
+    cat.create_project("p", "projects/p/")
+    key = new_key()
+    cat.add_key(key.key_id, "p", key.key_hash)
+    with pytest.raises(AlreadyExistsError):  # unique key id
+        cat.add_key(key.key_id, "p", key.key_hash)
+    with pytest.raises(NotFoundError):
+        cat.add_key(new_key().key_id, "nope", "h")
+    with pytest.raises(NotFoundError):
+        cat.revoke_key("ffffffff")
+    with pytest.raises(NotFoundError):
+        cat.get_project("nope")
+    assert cat.get_key("ffffffff") is None
+    s = cat.claim_slot("p", "i", {"cloud": "gcp", "nested": {"a": [1, 2]}})
+    cat.update_slot_meta("p", "i", {"cloud": "aws"})
+    assert not cat.release_slot("p", "i", older_than=s.created_at - 1)  # too young
+    again = ControlCatalog(catalog_url)  # schema creation is idempotent; data survives
+    got = again.get_slot("p", "i")
+    assert got is not None and (got.slot, got.meta) == (s.slot, {"cloud": "aws"})
+    assert [k.key_id for k in again.list_keys("p")] == [key.key_id]
+    assert again.release_slot("p", "i", older_than=s.created_at + 1)
+    assert cat.get_slot("p", "i") is None and cat.all_slots() == []
+    again.close()
+    cat.close()
+
+
+def test_catalog_concurrent_open_and_claims(catalog_url: str) -> None:
+    """Catalogs opened at once (separate connections, as separate processes have) create
+    the schema once and never hand out one slot twice."""
+    workers, per_worker = 6, 8
+    barrier = threading.Barrier(workers)
+
+    def work(n: int) -> list[int]:
+        barrier.wait()
+        cat = ControlCatalog(catalog_url)
+        try:
+            with contextlib.suppress(AlreadyExistsError):
+                cat.create_project("p", "projects/p/")
+            return [cat.claim_slot("p", f"w{n}-{i}", {}).slot for i in range(per_worker)]
+        finally:
+            cat.close()
+
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(work, range(workers)))
+    slots = sorted(s for r in results for s in r)
+    assert slots == list(range(1, workers * per_worker + 1))
+    cat = ControlCatalog(catalog_url)
+    assert [p.name for p in cat.list_projects()] == ["p"]
+    with pytest.raises(AlreadyExistsError):
+        cat.claim_slot("p", "w0-0", {})
+    cat.close()
+
+
+def test_catalog_url_redaction() -> None:
+    url = "postgresql://slabdb:s3cret%21@db.example:5432/cat?sslmode=require"
+    assert redact_url(url) == "postgresql://slabdb:***@db.example:5432/cat?sslmode=require"
+    assert "pw" not in redact_url("postgresql://h/db?user=u&password=pw")
+    assert redact_url("host=h password=pw dbname=x") == "host=h password=*** dbname=x"
+    assert redact_url("/data/_control/catalog.sqlite3") == "/data/_control/catalog.sqlite3"
+
+
+def test_unreachable_postgres_hides_password() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens there once closed
+    url = f"postgresql://slabdb:hunter2-secret@127.0.0.1:{port}/x?connect_timeout=2"
+    with pytest.raises(StorageError) as err:
+        ControlCatalog(url)
+    assert "hunter2" not in str(err.value) and "***" in str(err.value)
 
 
 def test_prefixed_store_isolates(tmp_path: Path) -> None:
