@@ -74,6 +74,7 @@ class Namespace:
         self._frozen: list[Memtable] = []  # newest first
         self._applied_lsn = 0
         self._view: NamespaceView | None = None
+        self._pair_cache: dict[tuple[str, str], Any] = {}
         self._synced_at = 0.0
         self.manifest_conflicts = 0
         self.refreshed_at = 0.0
@@ -109,7 +110,7 @@ class Namespace:
                 ]
                 for entry in reversed(self._manifest.slabs):
                     sources.append(SlabSource(self._readers[entry.id], entry.id))
-                self._view = NamespaceView(sources)
+                self._view = NamespaceView(sources, self._pair_cache)
             return self._view
 
     def stats(self) -> dict[str, Any]:
@@ -148,6 +149,9 @@ class Namespace:
             if manifest.version < self._manifest.version:
                 return
             self._manifest, self._etag, self._readers = manifest, etag, readers
+            self._pair_cache = {
+                k: v for k, v in self._pair_cache.items() if k[0] in readers and k[1] in readers
+            }
             cp = manifest.checkpoint_lsn
             self._frozen = [m.pruned(cp) for m in self._frozen if m.max_lsn > cp]
             self._frozen = [m for m in self._frozen if not m.is_empty]
@@ -234,16 +238,19 @@ class Namespace:
         results: list[Any] = []
         for op in entry.ops:
             if isinstance(op, UpsertOp):
-                for i, rid in enumerate(op.ids):
-                    mem.put(
+                vectors, sparse, md = op.vectors, op.sparse, op.metadata
+                mem.put_many(
+                    [
                         RecordVersion(
                             id=rid,
                             lsn=lsn,
-                            vector=None if op.vectors is None else op.vectors[i],
-                            metadata=op.metadata[i] if op.metadata else None,
-                            sparse=None if op.sparse is None else op.sparse[i],
+                            vector=None if vectors is None else vectors[i],
+                            metadata=md[i] if md else None,
+                            sparse=None if sparse is None else sparse[i],
                         )
-                    )
+                        for i, rid in enumerate(op.ids)
+                    ]
+                )
                 results.append(len(op.ids))
             elif isinstance(op, UpdateOp):
                 cur = self._current(op.id)

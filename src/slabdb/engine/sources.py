@@ -16,8 +16,9 @@ import numpy.typing as npt
 from pyroaring import BitMap
 
 from slabdb.compaction.runner import slab_version
-from slabdb.filters import Expr, matches
+from slabdb.filters import Expr, matches, to_bitmap
 from slabdb.memtable import MemtableSnapshot, RecordVersion
+from slabdb.memtable.memtable import SEGMENT_ROWS
 from slabdb.ops import SparseVector
 from slabdb.query.scoring import dense_scores, sparse_dot, top_k_rows
 from slabdb.slab import SlabReader
@@ -58,8 +59,13 @@ class Source(ABC):
         metric: str,
         k: int,
         expr: Expr | None,
+        exclude: I64 | None = None,
     ) -> tuple[I64, F32]:
-        """Rows and scores of the best ``k`` live matching rows here, best first."""
+        """Rows and scores of the best ``k`` live matching rows not in ``exclude``, best first."""
+
+    @abstractmethod
+    def row_map(self) -> dict[str, int]:
+        """id -> row of this source's newest version of each id."""
 
     @abstractmethod
     def latest_rows(self) -> Iterator[tuple[str, int, bool, int]]:
@@ -83,6 +89,9 @@ class MemtableSource(Source):
     def row_of(self, record_id: str) -> int | None:
         return self.snap.latest.get(record_id)
 
+    def row_map(self) -> dict[str, int]:
+        return self.snap.latest
+
     def version(self, row: int) -> RecordVersion:
         return self.snap.version(row)
 
@@ -92,15 +101,28 @@ class MemtableSource(Source):
     def lsn_at(self, row: int) -> int:
         return int(self.snap.lsns[row])
 
-    def _live_rows(self) -> I64:
-        return np.flatnonzero(~(self.snap.superseded | self.snap.deleted)).astype(np.int64)
+    def _live_mask(self) -> npt.NDArray[np.bool_]:
+        return ~(self.snap.superseded | self.snap.deleted)
+
+    def _filtered_rows(self, expr: Expr | None) -> I64:
+        """Live rows matching ``expr``: bitmaps for full segments, row by row in the tail."""
+        snap = self.snap
+        live = self._live_mask()
+        if expr is None:
+            return np.flatnonzero(live).astype(np.int64)
+        mask = np.zeros(snap.n, dtype=np.bool_)
+        for i, segment in enumerate(snap.segments):
+            hits = to_bitmap(expr, segment)
+            if hits:
+                mask[np.asarray(hits.to_array(), dtype=np.int64) + i * SEGMENT_ROWS] = True
+        md = snap.metadata
+        for row in range(len(snap.segments) * SEGMENT_ROWS, snap.n):
+            if live[row] and matches(expr, md[row]):
+                mask[row] = True
+        return np.flatnonzero(mask & live).astype(np.int64)
 
     def matching_rows(self, expr: Expr | None) -> set[int]:
-        rows = self._live_rows()
-        if expr is None:
-            return {int(r) for r in rows}
-        md = self.snap.metadata
-        return {int(r) for r in rows if matches(expr, md[r])}
+        return set(self._filtered_rows(expr).tolist())
 
     def search(
         self,
@@ -109,20 +131,24 @@ class MemtableSource(Source):
         metric: str,
         k: int,
         expr: Expr | None,
+        exclude: I64 | None = None,
     ) -> tuple[I64, F32]:
-        rows = self._live_rows()
-        if expr is not None:
-            md = self.snap.metadata
-            rows = np.asarray([r for r in rows if matches(expr, md[r])], dtype=np.int64)
+        snap = self.snap
+        rows = self._filtered_rows(expr)
+        if exclude is not None and len(exclude):
+            rows = np.setdiff1d(rows, exclude, assume_unique=True)
         if len(rows) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        if vector is not None and self.snap.vectors is not None and self._vector_type == "dense":
-            assert self.snap.norms is not None
-            scores = dense_scores(self.snap.vectors[rows], self.snap.norms[rows], vector, metric)
+        if vector is not None and snap.vectors is not None and self._vector_type == "dense":
+            assert snap.norms is not None
+            if 2 * len(rows) > snap.n:  # score everything: cheaper than gathering rows
+                scores = dense_scores(snap.vectors, snap.norms, vector, metric)[rows]
+            else:
+                scores = dense_scores(snap.vectors[rows], snap.norms[rows], vector, metric)
         else:
             scores = np.zeros(len(rows), dtype=np.float32)
         if sparse is not None:
-            sp = self.snap.sparse
+            sp = snap.sparse
             scores = scores + np.asarray(
                 [sparse_dot(sparse, sp[r]) for r in rows], dtype=np.float32
             )
@@ -170,10 +196,19 @@ class SlabSource(Source):
         metric: str,
         k: int,
         expr: Expr | None,
+        exclude: I64 | None = None,
     ) -> tuple[I64, F32]:
         return self.reader.search(
-            vector=vector, sparse=sparse, metric=metric, k=k, allow=self._allow(expr)
+            vector=vector,
+            sparse=sparse,
+            metric=metric,
+            k=k,
+            allow=self._allow(expr),
+            exclude_rows=exclude,
         )
+
+    def row_map(self) -> dict[str, int]:
+        return self.reader.id_to_row
 
     def latest_rows(self) -> Iterator[tuple[str, int, bool, int]]:
         r = self.reader

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from slabdb.engine.sources import Source
+from slabdb.engine.sources import SlabSource, Source
 from slabdb.filters import Expr
 from slabdb.memtable import RecordVersion
 from slabdb.ops import SparseVector
@@ -49,10 +49,58 @@ def _visible(sources: Sequence[Source]) -> tuple[Source, ...]:
 
 
 class NamespaceView:
-    """Sources of one namespace at one moment, newest first."""
+    """Sources of one namespace at one moment, newest first.
 
-    def __init__(self, sources: Sequence[Source]) -> None:
+    ``pair_cache`` (owned by the namespace) remembers, for two immutable slabs, which
+    rows of the older one the newer one supersedes, so views built after every write
+    do not recompute it.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        pair_cache: dict[tuple[str, str], npt.NDArray[np.int64]] | None = None,
+    ) -> None:
         self.sources = _visible(sources)
+        self._pair_cache = pair_cache if pair_cache is not None else {}
+        self._shadows: dict[int, npt.NDArray[np.int64]] = {}
+
+    @staticmethod
+    def _superseded_rows(older: Source, newer: Source) -> npt.NDArray[np.int64]:
+        """Rows of ``older`` whose id ``newer`` holds at a higher LSN."""
+        mine, theirs = older.row_map(), newer.row_map()
+        rows: list[int] = []
+        if len(theirs) <= len(mine):
+            for rid, their_row in theirs.items():
+                hit = mine.get(rid)
+                if hit is not None and newer.lsn_at(their_row) > older.lsn_at(hit):
+                    rows.append(hit)
+        else:
+            for rid, row in mine.items():
+                other = theirs.get(rid)
+                if other is not None and newer.lsn_at(other) > older.lsn_at(row):
+                    rows.append(row)
+        return np.asarray(rows, dtype=np.int64)
+
+    def shadowed(self, position: int) -> npt.NDArray[np.int64]:
+        """Rows of source ``position`` superseded by a newer source (sorted, unique)."""
+        cached = self._shadows.get(position)
+        if cached is not None:
+            return cached
+        older = self.sources[position]
+        parts = []
+        for newer in self.sources[:position]:
+            if isinstance(older, SlabSource) and isinstance(newer, SlabSource):
+                key = (older.slab_id, newer.slab_id)
+                rows = self._pair_cache.get(key)
+                if rows is None:
+                    rows = self._pair_cache[key] = self._superseded_rows(older, newer)
+            else:
+                rows = self._superseded_rows(older, newer)
+            parts.append(rows)
+        out = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+        self._shadows[position] = out
+        return out
 
     # --- point reads -------------------------------------------------------------------
     def current(self, record_id: str) -> RecordVersion | None:
@@ -125,9 +173,11 @@ class NamespaceView:
         if top_k <= 0 or not self.sources:
             return []
 
-        def search_one(pos: int, k: int) -> tuple[list[tuple[float, int]], bool]:
+        def search_one(
+            pos: int, k: int, exclude: npt.NDArray[np.int64] | None
+        ) -> tuple[list[tuple[float, int]], bool]:
             src = self.sources[pos]
-            rows, scores = src.search(vector, sparse, metric, k, expr)
+            rows, scores = src.search(vector, sparse, metric, k, expr, exclude)
             current = [
                 (float(s), int(r))
                 for r, s in zip(rows, scores, strict=True)
@@ -136,9 +186,14 @@ class NamespaceView:
             return current, len(rows) < k
 
         def gather(pos: int) -> list[tuple[float, int]]:
-            k = top_k
+            current, exhausted = search_one(pos, top_k, None)
+            if len(current) >= top_k or exhausted:
+                return current[:top_k]
+            # Some of this source's best rows are superseded: leave every superseded
+            # row out and search once more (doubling k only as a safety net).
+            exclude, k = self.shadowed(pos), top_k
             while True:
-                current, exhausted = search_one(pos, k)
+                current, exhausted = search_one(pos, k, exclude)
                 if len(current) >= top_k or exhausted:
                     return current[:top_k]
                 k *= 2

@@ -14,11 +14,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from slabdb.filters.metadata_index import MetadataIndex
 from slabdb.ops import SparseVector
 from slabdb.query.scoring import vector_norms
 
 F32 = npt.NDArray[np.float32]
 _INITIAL_CAPACITY = 256
+SEGMENT_ROWS = 1024
+"""Rows per immutable metadata-index segment; filters evaluate row by row only in the tail."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class MemtableSnapshot:
     latest: dict[str, int]
     cleared: bool
     max_lsn: int
+    segments: tuple[MetadataIndex, ...] = ()
+    """Bitmap indexes of rows ``[i * SEGMENT_ROWS, (i + 1) * SEGMENT_ROWS)``."""
 
     @property
     def n(self) -> int:
@@ -82,6 +87,7 @@ class Memtable:
         self._metadata: list[dict[str, Any] | None] = []
         self._sparse: list[SparseVector | None] = []
         self._latest: dict[str, int] = {}
+        self._segments: list[MetadataIndex] = []
         self.clear_lsn: int | None = None
         self.max_lsn = 0
         self.min_row_lsn = 0
@@ -113,33 +119,44 @@ class Memtable:
 
     def put(self, rec: RecordVersion) -> None:
         """Add one version; it supersedes any earlier version of the id."""
-        row = len(self._ids)
-        if row == len(self._lsns):
-            self._grow()
-        old = self._latest.get(rec.id)
-        if old is not None:
-            self._superseded[old] = True
-        self._ids.append(rec.id)
-        self._lsns[row] = rec.lsn
-        self._deleted[row] = rec.deleted
-        self._superseded[row] = False
-        if self._vectors is not None:
-            if rec.vector is not None:
-                self._vectors[row] = rec.vector
-                self._norms[row] = vector_norms(rec.vector.reshape(1, -1))[0]
-            else:
-                self._vectors[row] = 0.0
-                self._norms[row] = 0.0
-        self._metadata.append(rec.metadata)
-        self._sparse.append(rec.sparse)
-        self._latest[rec.id] = row
-        self.max_lsn = max(self.max_lsn, rec.lsn)
-        self.min_row_lsn = rec.lsn if row == 0 else min(self.min_row_lsn, rec.lsn)
-        self._snapshot = None
+        self.put_many([rec])
 
     def put_many(self, recs: list[RecordVersion]) -> None:
-        for rec in recs:
-            self.put(rec)
+        """Add versions in order (vectors and norms are written in one pass)."""
+        if not recs:
+            return
+        start = len(self._ids)
+        end = start + len(recs)
+        while end > len(self._lsns):
+            self._grow()
+        rows = slice(start, end)
+        self._lsns[rows] = [r.lsn for r in recs]
+        self._deleted[rows] = [r.deleted for r in recs]
+        self._superseded[rows] = False
+        if self._vectors is not None:
+            block = self._vectors[rows]
+            block[:] = 0.0
+            for i, rec in enumerate(recs):
+                if rec.vector is not None:
+                    block[i] = rec.vector
+            self._norms[rows] = vector_norms(block)
+        latest = self._latest
+        superseded = self._superseded
+        for row, rec in enumerate(recs, start):
+            old = latest.get(rec.id)
+            if old is not None:
+                superseded[old] = True
+            latest[rec.id] = row
+            self._ids.append(rec.id)
+            self._metadata.append(rec.metadata)
+            self._sparse.append(rec.sparse)
+        lsns = self._lsns[rows]
+        self.min_row_lsn = int(lsns.min()) if start == 0 else min(self.min_row_lsn, int(lsns.min()))
+        self.max_lsn = max(self.max_lsn, int(lsns.max()))
+        while (len(self._segments) + 1) * SEGMENT_ROWS <= len(self._ids):
+            lo = len(self._segments) * SEGMENT_ROWS
+            self._segments.append(MetadataIndex.build(self._metadata[lo : lo + SEGMENT_ROWS]))
+        self._snapshot = None
 
     def mark_applied(self, lsn: int) -> None:
         """Note that every entry up to ``lsn`` has been applied (even if it changed nothing)."""
@@ -170,6 +187,7 @@ class Memtable:
                 latest=dict(self._latest),
                 cleared=self.cleared,
                 max_lsn=self.max_lsn,
+                segments=tuple(self._segments),
             )
         return self._snapshot
 
@@ -193,9 +211,7 @@ class Memtable:
             self.max_lsn = max(self.max_lsn, checkpoint_lsn)
             return self
         out = Memtable(self._dim)
-        for rec in self.latest_versions():
-            if rec.lsn > checkpoint_lsn:
-                out.put(rec)
+        out.put_many([rec for rec in self.latest_versions() if rec.lsn > checkpoint_lsn])
         out.clear_lsn = clear_lsn
         out.max_lsn = max(self.max_lsn, checkpoint_lsn)
         return out
