@@ -8,7 +8,7 @@ from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Struct
 
 from slabdb.api.grpc.gen import db_data_pb2 as pb
-from slabdb.types import SparseValues, Usage
+from slabdb.types import SparseValues, Usage, Vector
 
 
 def struct_in(msg: Any, field: str) -> dict[str, Any] | None:
@@ -53,3 +53,13 @@ def sparse_out(target: pb.SparseValues, sv: SparseValues | None) -> None:
 
 def usage_out(target: pb.Usage, usage: Usage | None) -> None:
     target.read_units = 0 if usage is None else usage.read_units
+
+
+def vectors_out(target: Any, vectors: dict[str, Vector]) -> None:
+    """Fill a proto ``map<string, Vector>`` from fetched vectors."""
+    for rid, v in vectors.items():
+        vec = target[rid]
+        vec.id = v.id
+        vec.values.extend(v.values)
+        sparse_out(vec.sparse_values, v.sparse_values)
+        struct_out(vec.metadata, v.metadata)

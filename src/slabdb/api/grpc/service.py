@@ -152,12 +152,7 @@ class VectorServicer(pb_grpc.VectorServiceServicer):
         def run(index: Index) -> pb.FetchResponse:
             res = index.fetch(list(request.ids), namespace=request.namespace)
             out = pb.FetchResponse(namespace=res.namespace)
-            for rid, v in res.vectors.items():
-                vec = out.vectors[rid]
-                vec.id = v.id
-                vec.values.extend(v.values)
-                convert.sparse_out(vec.sparse_values, v.sparse_values)
-                convert.struct_out(vec.metadata, v.metadata)
+            convert.vectors_out(out.vectors, res.vectors)
             convert.usage_out(out.usage, res.usage)
             return out
 
@@ -176,12 +171,7 @@ class VectorServicer(pb_grpc.VectorServiceServicer):
                 ),
             )
             out = pb.FetchByMetadataResponse(namespace=res.namespace)
-            for rid, v in res.vectors.items():
-                vec = out.vectors[rid]
-                vec.id = v.id
-                vec.values.extend(v.values)
-                convert.sparse_out(vec.sparse_values, v.sparse_values)
-                convert.struct_out(vec.metadata, v.metadata)
+            convert.vectors_out(out.vectors, res.vectors)
             if res.pagination is not None:
                 out.pagination.next = res.pagination.next
             convert.usage_out(out.usage, res.usage)
