@@ -51,7 +51,7 @@ SDK_VENV_STAMPS := .venv-sdk7/.installed-stamp .venv-sdk9/.installed-stamp
 	touch $@
 .venv-sdk9/.installed-stamp:
 	$(PYTHON) -m venv .venv-sdk9
-	.venv-sdk9/bin/pip install -q "pinecone[grpc]==9.0.1"
+	.venv-sdk9/bin/pip install -q "pinecone==9.0.1"  # 9.x speaks gRPC over its own HTTP/2 client
 	touch $@
 .PHONY: sdk-venvs bench-api
 sdk-venvs: $(SDK_VENV_STAMPS)

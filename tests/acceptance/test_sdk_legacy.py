@@ -11,7 +11,7 @@ from slabdb_server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("sdk_compat_script.py")
-SDKS = {"7": "7.3.0", "9": "9.0.1"}
+SDKS = {"7": "pinecone[grpc]==7.3.0", "9": "pinecone==9.0.1"}  # 9.x has gRPC built in
 
 
 def sdk_python(major: str) -> Path:
@@ -22,7 +22,7 @@ def sdk_python(major: str) -> Path:
     if not stamp.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", f"pinecone[grpc]=={SDKS[major]}"],
+            [str(python), "-m", "pip", "install", "-q", SDKS[major]],
             check=True,
         )
         stamp.touch()
