@@ -33,16 +33,23 @@ def list_wal_lsns(store: ObjectStore, prefix: str, after_lsn: int = 0) -> list[i
 
 
 def read_wal(store: ObjectStore, prefix: str, after_lsn: int = 0) -> Iterator[WalEntry]:
-    """Entries with LSN greater than ``after_lsn``, in LSN order."""
-    for lsn in list_wal_lsns(store, prefix, after_lsn):
+    """Entries with LSN greater than ``after_lsn``, in LSN order.
+
+    LSNs are claimed one after another, so the log has no holes above the manifest's
+    checkpoint (garbage collection only removes entries at or below it): read
+    ``after_lsn + 1``, ``+ 2``, ... until one is missing.  That costs one GET per new
+    entry and a single GET when there is nothing new, never a LIST of the log, which
+    keeps frequent refreshes cheap however many checkpointed entries await GC.
+    """
+    lsn = after_lsn + 1
+    while True:
         key = wal_key(prefix, lsn)
         try:
             data = store.get(key).data
         except ObjectNotFoundError:
-            # Deleted by WAL garbage collection after a checkpoint passed it; the
-            # caller re-reads the manifest, whose slabs hold this entry.
-            continue
+            return
         yield WalEntry(lsn=lsn, ops=decode_ops(data, where=key))
+        lsn += 1
 
 
 class WalWriter:
@@ -71,7 +78,7 @@ class WalWriter:
                 if foreign:
                     on_foreign(foreign)
                     self.next_lsn = max(self.next_lsn, foreign[-1].lsn + 1)
-                else:  # vanished between create and list (GC): skip it
+                else:  # vanished between the create and the read (GC): skip it
                     self.next_lsn = lsn + 1
                 continue
             self.next_lsn = lsn + 1
