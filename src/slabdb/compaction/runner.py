@@ -8,11 +8,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from slabdb.lsm.manifest import SlabEntry
 from slabdb.memtable import RecordVersion
+from slabdb.ops import SparseVector
 from slabdb.slab import SlabBuilder, SlabReader
 
 
@@ -35,27 +37,28 @@ def slab_key(prefix: str, level: int, slab_id: str) -> str:
     return f"{prefix}slabs/L{level}-{slab_id}.slab"
 
 
-def build_slab(
-    prefix: str, spec: IndexSpec, level: int, versions: Sequence[RecordVersion]
-) -> BuiltSlab | None:
-    """An immutable slab holding ``versions`` (one per id), or None if there are none."""
-    if not versions:
+@dataclass(frozen=True)
+class SlabRows:
+    """Column-wise contents of a slab to build (one version per id)."""
+
+    ids: list[str]
+    lsns: np.ndarray
+    deleted: np.ndarray
+    vectors: np.ndarray | None
+    metadata: list[dict[str, Any] | None]
+    sparse: list[SparseVector | None]
+
+
+def _encode(prefix: str, spec: IndexSpec, level: int, rows: SlabRows) -> BuiltSlab | None:
+    if not rows.ids:
         return None
-    n = len(versions)
-    vectors = None
-    if spec.dimension is not None and spec.vector_type == "dense":
-        vectors = np.zeros((n, spec.dimension), dtype=np.float32)
-        for i, v in enumerate(versions):
-            if v.vector is not None:
-                vectors[i] = v.vector
-    sparse = [v.sparse for v in versions]
     data, stats = SlabBuilder.build(
-        ids=[v.id for v in versions],
-        lsns=np.asarray([v.lsn for v in versions], dtype=np.uint64),
-        deleted=np.asarray([v.deleted for v in versions], dtype=np.bool_),
-        vectors=vectors,
-        sparse=sparse if any(s is not None for s in sparse) else None,
-        metadata=[v.metadata for v in versions],
+        ids=rows.ids,
+        lsns=rows.lsns,
+        deleted=rows.deleted,
+        vectors=rows.vectors,
+        sparse=rows.sparse if any(s is not None for s in rows.sparse) else None,
+        metadata=rows.metadata,
         metric=spec.metric,
         vector_type=spec.vector_type,
         level=level,
@@ -74,6 +77,85 @@ def build_slab(
     return BuiltSlab(entry=entry, data=data)
 
 
+def _dense(spec: IndexSpec) -> bool:
+    return spec.dimension is not None and spec.vector_type == "dense"
+
+
+def build_slab(
+    prefix: str, spec: IndexSpec, level: int, versions: Sequence[RecordVersion]
+) -> BuiltSlab | None:
+    """An immutable slab holding ``versions`` (one per id), or None if there are none."""
+    vectors = None
+    if _dense(spec) and versions:
+        assert spec.dimension is not None
+        vectors = np.zeros((len(versions), spec.dimension), dtype=np.float32)
+        for i, v in enumerate(versions):
+            if v.vector is not None:
+                vectors[i] = v.vector
+    rows = SlabRows(
+        ids=[v.id for v in versions],
+        lsns=np.asarray([v.lsn for v in versions], dtype=np.uint64),
+        deleted=np.asarray([v.deleted for v in versions], dtype=np.bool_),
+        vectors=vectors,
+        metadata=[v.metadata for v in versions],
+        sparse=[v.sparse for v in versions],
+    )
+    return _encode(prefix, spec, level, rows)
+
+
+def merge_slabs(
+    prefix: str,
+    spec: IndexSpec,
+    level: int,
+    readers: Sequence[SlabReader],
+    drop_tombstones: bool,
+) -> BuiltSlab | None:
+    """Merge ``readers`` into one slab: the newest version of every id, in LSN order.
+
+    Tombstones are kept unless ``drop_tombstones`` (nothing older than the inputs
+    remains).  Vectors are gathered per input with one fancy-index each, never row
+    by row, and no per-record objects are built.
+    """
+    best: dict[str, tuple[int, int, int]] = {}
+    for pos, reader in enumerate(readers):
+        for row, (record_id, lsn) in enumerate(zip(reader.ids, reader.lsns.tolist(), strict=True)):
+            seen = best.get(record_id)
+            if seen is None or lsn > seen[0]:
+                best[record_id] = (lsn, pos, row)
+    winners = sorted(best.values())
+    if drop_tombstones:
+        winners = [w for w in winners if not readers[w[1]].deleted[w[2]]]
+    if not winners:
+        return None
+    lsns = np.asarray([w[0] for w in winners], dtype=np.uint64)
+    win_pos = np.asarray([w[1] for w in winners], dtype=np.int64)
+    win_row = np.asarray([w[2] for w in winners], dtype=np.int64)
+    deleted = np.zeros(len(winners), dtype=np.bool_)
+    vectors = None
+    if _dense(spec):
+        assert spec.dimension is not None
+        vectors = np.empty((len(winners), spec.dimension), dtype=np.float32)
+    for p, reader in enumerate(readers):
+        mine = np.flatnonzero(win_pos == p)
+        if len(mine) == 0:
+            continue
+        deleted[mine] = reader.deleted[win_row[mine]]
+        if vectors is not None and reader.vectors is not None:
+            vectors[mine] = reader.vectors[win_row[mine]]
+    metadata: list[dict[str, Any] | None] = []
+    sparse: list[SparseVector | None] = []
+    ids: list[str] = []
+    for (_lsn, p, r), dead in zip(winners, deleted.tolist(), strict=True):
+        reader = readers[p]
+        ids.append(reader.ids[r])
+        metadata.append(None if dead else reader.metadata(r))
+        sparse.append(None if dead or not reader.has_sparse else reader.sparse(r))
+    rows = SlabRows(
+        ids=ids, lsns=lsns, deleted=deleted, vectors=vectors, metadata=metadata, sparse=sparse
+    )
+    return _encode(prefix, spec, level, rows)
+
+
 def slab_version(reader: SlabReader, row: int) -> RecordVersion:
     """The record version stored at ``row`` of a slab (tombstones carry no data)."""
     deleted = bool(reader.deleted[row])
@@ -85,22 +167,3 @@ def slab_version(reader: SlabReader, row: int) -> RecordVersion:
         metadata=None if deleted else reader.metadata(row),
         sparse=None if deleted else reader.sparse(row),
     )
-
-
-def merge_versions(readers: Sequence[SlabReader], drop_tombstones: bool) -> list[RecordVersion]:
-    """The newest version of every id across ``readers`` (tombstones dropped if asked)."""
-    best: dict[str, tuple[int, int, int]] = {}
-    for pos, reader in enumerate(readers):
-        lsns = reader.lsns
-        for row, record_id in enumerate(reader.ids):
-            lsn = int(lsns[row])
-            seen = best.get(record_id)
-            if seen is None or lsn > seen[0]:
-                best[record_id] = (lsn, pos, row)
-    out: list[RecordVersion] = []
-    for _lsn, pos, row in sorted(best.values()):
-        reader = readers[pos]
-        if drop_tombstones and bool(reader.deleted[row]):
-            continue
-        out.append(slab_version(reader, row))
-    return out

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from slabdb.compaction.planner import CompactionPlanner
-from slabdb.compaction.runner import build_slab, merge_versions
+from slabdb.compaction.runner import merge_slabs
 from slabdb.config import EngineConfig
 from slabdb.engine.namespace import Namespace
 from slabdb.wal.log import lsn_of_key
@@ -41,15 +41,14 @@ def compact_once(ns: Namespace) -> bool:
             return False
         readers = ns.readers()
         inputs = [readers[slab_id] for slab_id in task.inputs]
-        versions = merge_versions(inputs, drop_tombstones=task.drop_tombstones)
-        built = build_slab(ns.prefix, ns.spec, task.output_level, versions)
+        built = merge_slabs(ns.prefix, ns.spec, task.output_level, inputs, task.drop_tombstones)
         published = ns.publish_compaction(task.inputs, built)
         log.info(
             "compaction %s: %d slabs -> L%d (%d records)",
             "done" if published else "abandoned",
             len(task.inputs),
             task.output_level,
-            len(versions),
+            0 if built is None else built.entry.count,
         )
         return True
 
