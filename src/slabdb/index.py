@@ -28,6 +28,7 @@ from slabdb.ops import (
     UpdateOp,
     UpsertOp,
 )
+from slabdb.progress import progress
 from slabdb.records import RecordsMixin
 from slabdb.types import (
     DescribeIndexStatsResponse,
@@ -86,7 +87,7 @@ class Index(RecordsMixin, NamespacesMixin):
         vectors: Sequence[Any],
         namespace: str | None = None,
         batch_size: int | None = None,
-        show_progress: bool = False,
+        show_progress: bool = True,
         **_: Any,
     ) -> UpsertResponse:
         """Insert or replace records given as dicts, tuples or Vector objects."""
@@ -96,8 +97,11 @@ class Index(RecordsMixin, NamespacesMixin):
             if batch_size < 1:
                 raise InvalidArgumentError("batch_size must be at least 1")
             total = 0
-            for start in range(0, len(vectors), batch_size):
-                total += self.upsert(vectors[start : start + batch_size], namespace).upserted_count
+            with progress(len(vectors), "upsert", show_progress) as advance:
+                for start in range(0, len(vectors), batch_size):
+                    batch = vectors[start : start + batch_size]
+                    total += self.upsert(batch, namespace).upserted_count
+                    advance(len(batch))
             return UpsertResponse(upserted_count=total)
         if len(vectors) > limits.MAX_UPSERT_RECORDS:
             raise LimitExceededError(
@@ -155,8 +159,13 @@ class Index(RecordsMixin, NamespacesMixin):
         metadata: Sequence[dict[str, Any] | None] | None = None,
         namespace: str | None = None,
         batch_size: int = limits.MAX_UPSERT_RECORDS,
+        show_progress: bool = True,
     ) -> UpsertResponse:
-        """Bulk path: ids and an (n, d) matrix (plus optional metadata), no per-record dicts."""
+        """Bulk path: ids and an (n, d) matrix (plus optional metadata), no per-record dicts.
+
+        Writes batches of ``batch_size`` (one WAL entry each); a progress bar is drawn
+        on a terminal when there is more than one batch.
+        """
         cfg = self.config
         if cfg.vector_type != "dense":
             raise InvalidArgumentError("upsert_arrays needs a dense index")
@@ -183,15 +192,20 @@ class Index(RecordsMixin, NamespacesMixin):
         ]
         batch_size = max(1, min(batch_size, limits.MAX_UPSERT_RECORDS))
         ns = self._writer(namespace)
-        for start in range(0, len(id_list), batch_size):
-            end = start + batch_size
-            ns.write(
-                [
-                    UpsertOp(
-                        ids=id_list[start:end], vectors=matrix[start:end], metadata=mds[start:end]
-                    )
-                ]
-            )
+        many = len(id_list) > batch_size
+        with progress(len(id_list), "upsert", show_progress and many) as advance:
+            for start in range(0, len(id_list), batch_size):
+                end = start + batch_size
+                ns.write(
+                    [
+                        UpsertOp(
+                            ids=id_list[start:end],
+                            vectors=matrix[start:end],
+                            metadata=mds[start:end],
+                        )
+                    ]
+                )
+                advance(len(id_list[start:end]))
         return UpsertResponse(upserted_count=len(id_list))
 
     def update(
