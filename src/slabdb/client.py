@@ -51,6 +51,7 @@ class Client:
         self.catalog = IndexCatalog(store)
         self._lock = threading.RLock()
         self._namespaces: dict[tuple[str, str, str], Namespace] = {}
+        self._opening: dict[tuple[str, str, str], threading.Lock] = {}
         self._closed = False
         self.executor = ThreadPoolExecutor(
             max_workers=self.config.query_threads, thread_name_prefix="slabdb-query"
@@ -67,13 +68,15 @@ class Client:
             if self._closed:
                 return
             self._closed = True
-        if self._worker is not None:
-            self._worker.stop()
-        if flush:
-            for ns in self.open_namespaces():
-                ns.flush()
-        self.executor.shutdown(wait=True)
-        self.store.close()
+        try:
+            if self._worker is not None:
+                self._worker.stop()
+            if flush:
+                for ns in self.open_namespaces():
+                    ns.flush()
+        finally:
+            self.executor.shutdown(wait=True)
+            self.store.close()
 
     def __enter__(self) -> Client:
         return self
@@ -103,6 +106,14 @@ class Client:
             engine = self._namespaces.get(key)
             if engine is not None:
                 return engine
+            opening = self._opening.setdefault(key, threading.Lock())
+        # Opening reads the manifest, slabs and WAL: hold only this namespace's lock,
+        # so requests to other namespaces are not stalled meanwhile.
+        with opening:
+            with self._lock:
+                engine = self._namespaces.get(key)
+            if engine is not None:
+                return engine
             if not create and ns not in self.catalog.namespaces(cfg):
                 return None
             if create:
@@ -114,7 +125,9 @@ class Client:
             engine = Namespace(
                 self.store, cfg.data_prefix + namespace_key(ns) + "/", spec, self.config, on_frozen
             )
-            self._namespaces[key] = engine
+            with self._lock:
+                self._namespaces[key] = engine
+                self._opening.pop(key, None)
             return engine
 
     def forget_namespace(self, cfg: IndexConfig, ns: str) -> None:

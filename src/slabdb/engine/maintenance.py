@@ -35,11 +35,10 @@ def planner_for(config: EngineConfig) -> CompactionPlanner:
 def compact_once(ns: Namespace) -> bool:
     """Run the most urgent compaction task of ``ns``; False if there was none."""
     with ns.maintenance_lock:
-        manifest = ns.manifest
+        manifest, readers = ns.manifest_and_readers()
         task = planner_for(ns.config).plan(manifest)
         if task is None:
             return False
-        readers = ns.readers()
         inputs = [readers[slab_id] for slab_id in task.inputs]
         built = merge_slabs(ns.prefix, ns.spec, task.output_level, inputs, task.drop_tombstones)
         published = ns.publish_compaction(task.inputs, built)
@@ -62,20 +61,27 @@ def compact_until_idle(ns: Namespace, max_tasks: int = 1000) -> int:
 
 
 def collect_garbage(ns: Namespace, grace_seconds: float, now: datetime | None = None) -> int:
-    """Delete unreferenced slabs and checkpointed WAL objects older than the grace period."""
-    now = now or datetime.now(UTC)
+    """Delete slabs unreferenced, and WAL entries checkpointed, for longer than the grace period."""
+    now_ts = (now or datetime.now(UTC)).timestamp()
+    state = ns.gc_state
     manifest = ns.manifest
     live = manifest.slab_keys()
     deleted = 0
     for meta in list(ns.store.list(f"{ns.prefix}slabs/")):
-        age = (now - meta.last_modified).total_seconds()
-        if meta.key not in live and age > grace_seconds:
+        if meta.key in live:
+            state.unreferenced_since.pop(meta.key, None)
+            continue
+        since = state.unreferenced_since.setdefault(meta.key, now_ts)
+        if now_ts - since > grace_seconds:
             ns.store.delete(meta.key)
+            state.unreferenced_since.pop(meta.key, None)
             deleted += 1
-    for meta in list(ns.store.list(f"{ns.prefix}wal/")):
-        if lsn_of_key(meta.key) > manifest.checkpoint_lsn:
-            break
-        if (now - meta.last_modified).total_seconds() > grace_seconds:
+    state.note_checkpoint(now_ts, manifest.checkpoint_lsn)
+    safe_lsn = state.checkpoint_seen_before(now_ts - grace_seconds)
+    if safe_lsn:
+        for meta in list(ns.store.list(f"{ns.prefix}wal/")):
+            if lsn_of_key(meta.key) > safe_lsn:
+                break
             ns.store.delete(meta.key)
             deleted += 1
     return deleted

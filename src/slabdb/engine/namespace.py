@@ -4,7 +4,7 @@ Write path: operations are encoded, appended to the WAL at a fresh LSN (durable 
 return), then applied to the active memtable; only then is the write acknowledged.
 Concurrent writers are grouped into one WAL entry (:class:`GroupCommitter`).
 
-The active memtable is frozen at ``flush_records`` ids; frozen memtables are flushed
+The active memtable is frozen at ``flush_records`` versions; frozen memtables are flushed
 oldest first to L0 slabs and the manifest is published by compare-and-swap.  On a
 lost race the manifest is re-read and the flush re-planned.  Compaction and garbage
 collection run from :mod:`slabdb.engine.maintenance`.
@@ -15,6 +15,7 @@ cached until the next change, so they never hold the lock while searching.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from typing import Any
 
 from slabdb.compaction.runner import BuiltSlab, IndexSpec, build_slab
 from slabdb.config import EngineConfig
+from slabdb.engine.gc_state import GcState
 from slabdb.engine.group_commit import GroupCommitter
 from slabdb.engine.sources import MemtableSource, SlabSource, Source
 from slabdb.engine.view import NamespaceView
@@ -42,6 +44,8 @@ from slabdb.ops import (
 from slabdb.slab import SlabReader
 from slabdb.storage.base import ObjectStore
 from slabdb.wal import WalWriter, encode_ops, read_wal
+
+log = logging.getLogger(__name__)
 
 _MAX_FROZEN_BEFORE_INLINE_FLUSH = 4
 """Backpressure: a writer flushes itself when this many memtables wait."""
@@ -64,6 +68,9 @@ class Namespace:
         self.config = config
         self._on_frozen = on_frozen
         self._lock = threading.RLock()
+        """Guards the in-memory state; never held across object-store I/O on the write path."""
+        self._append_lock = threading.RLock()
+        """Serializes WAL appends and WAL catch-up, so entries are applied once, in order."""
         self._flush_lock = threading.Lock()
         self.maintenance_lock = threading.Lock()
         self._manifests = ManifestStore(store, prefix)
@@ -77,6 +84,7 @@ class Namespace:
         self._pair_cache: dict[tuple[str, str], Any] = {}
         self._synced_at = 0.0
         self.manifest_conflicts = 0
+        self.gc_state = GcState()
         self.refreshed_at = 0.0
         self._writer = WalWriter(store, prefix, next_lsn=1)
         self._committer = GroupCommitter(self._commit)
@@ -99,7 +107,15 @@ class Namespace:
         with self._lock:
             return dict(self._readers)
 
+    def manifest_and_readers(self) -> tuple[ManifestRecord, dict[str, SlabReader]]:
+        """The manifest and the readers of its slabs, taken together."""
+        with self._lock:
+            return self._manifest, dict(self._readers)
+
     def view(self) -> NamespaceView:
+        cached = self._view  # lock-free fast path: views are immutable
+        if cached is not None:
+            return cached
         with self._lock:
             if self._view is None:
                 sources: list[Source] = [
@@ -160,36 +176,68 @@ class Namespace:
             self._writer.next_lsn = max(self._writer.next_lsn, cp + 1)
             self._view = None
 
+    def _reset(self) -> None:
+        """Forget everything: the namespace was deleted (maybe recreated) by another handle."""
+        with self._lock:
+            self._manifest, self._etag, self._readers = ManifestRecord(), None, {}
+            self._pair_cache = {}
+            self._active = Memtable(self._dim)
+            self._frozen = []
+            self._applied_lsn = 0
+            self._writer.next_lsn = 1
+            self._view = None
+        log.warning("namespace %s was deleted by another handle; state reset", self.prefix)
+
+    def _adopt_loaded(self, manifest: ManifestRecord, etag: str | None) -> None:
+        """Adopt what the store holds now, resetting if the manifest went backwards."""
+        if etag == self._etag:
+            return
+        if manifest.version < self._manifest.version:
+            self._reset()
+        self.adopt(manifest, etag)
+
     def refresh(self) -> None:
         """Catch up with the store: newer manifest, then WAL entries after what we applied."""
-        manifest, etag = self._manifests.load()
-        if etag != self._etag and manifest.version >= self._manifest.version:
-            self.adopt(manifest, etag)
-        with self._lock:
+        with self._append_lock:
+            self._adopt_loaded(*self._manifests.load())
             entries = list(read_wal(self.store, self.prefix, after_lsn=self._applied_lsn))
             self._apply_entries(entries)
-            self._writer.next_lsn = max(self._writer.next_lsn, self._applied_lsn + 1)
+            # The log ended at applied + 1.  If another process checkpointed past that point
+            # meanwhile (and garbage-collected the entries), the manifest now covers them.
+            manifest, etag = self._manifests.load()
+            if (
+                manifest.checkpoint_lsn > self._applied_lsn
+                or manifest.version < self._manifest.version
+            ):
+                self._adopt_loaded(manifest, etag)
+                self._apply_entries(list(read_wal(self.store, self.prefix, self._applied_lsn)))
+            with self._lock:
+                self._writer.next_lsn = max(self._writer.next_lsn, self._applied_lsn + 1)
             self._synced_at = self.refreshed_at = time.monotonic()
 
     # --- write path ------------------------------------------------------------------------
     def write(self, ops: list[Op]) -> list[Any]:
         """Log and apply ``ops``; returns one result per op once durable and visible."""
         results = self._committer.submit(ops)
-        self._after_write()
+        try:
+            self._after_write()
+        except Exception:  # the write is durable and visible; the flush is retried later
+            log.exception("flush after a write failed for %s", self.prefix)
         return results
 
     def _commit(self, batches: list[list[Op]]) -> list[list[Any]]:
         """Group commit: all waiting batches become one WAL entry."""
         ops = [op for batch in batches for op in batch]
         data = encode_ops(ops)
-        with self._lock:
+        with self._append_lock:
             if time.monotonic() - self._synced_at > self.config.gc_grace_seconds / 2:
                 self.refresh()
             lsn = self._writer.append(data, on_foreign=self._apply_entries)
             self._synced_at = time.monotonic()
-            flat = self._apply(WalEntry(lsn=lsn, ops=ops))
-            if len(self._active) >= self.config.flush_records:
-                self._freeze()
+            with self._lock:
+                flat = self._apply(WalEntry(lsn=lsn, ops=ops))
+                if self._active.row_count >= self.config.flush_records:
+                    self._freeze()
         out: list[list[Any]] = []
         i = 0
         for batch in batches:
@@ -307,15 +355,16 @@ class Namespace:
 
     def _flush_one(self, mem: Memtable) -> None:
         built = build_slab(self.prefix, self.spec, 0, mem.latest_versions())
-        entry = self._write_slab(built)
 
         def plan(manifest: ManifestRecord) -> ManifestRecord | None:
             if manifest.checkpoint_lsn >= mem.max_lsn:  # another process flushed these LSNs
                 return None
+            if mem not in self._frozen:  # state was reset: the namespace was deleted
+                return None
             return manifest.with_flush(entry, mem.max_lsn, mem.cleared)
 
-        if not self._publish(plan) and entry is not None:
-            self.store.delete(entry.key)
+        entry = self._write_slab(built)
+        self._publish_or_discard(plan, entry)
         with self._lock:
             if mem in self._frozen:
                 self._frozen.remove(mem)
@@ -346,7 +395,7 @@ class Namespace:
                 new_etag = self._manifests.publish(new, etag)
             except ConflictError:
                 self.manifest_conflicts += 1
-                self.adopt(*self._manifests.load())
+                self._adopt_loaded(*self._manifests.load())
                 continue
             self.adopt(new, new_etag)
             return True
@@ -354,10 +403,30 @@ class Namespace:
     def publish_compaction(self, inputs: tuple[str, ...], built: BuiltSlab | None) -> bool:
         """Swap ``inputs`` for the merged slab; False (output deleted) if the inputs are gone."""
         output = self._write_slab(built)
-        published = self._publish(lambda m: m.with_compaction(inputs, output))
-        if not published and output is not None:
-            self.store.delete(output.key)
+        return self._publish_or_discard(lambda m: m.with_compaction(inputs, output), output)
+
+    def _publish_or_discard(
+        self, plan: Callable[[ManifestRecord], ManifestRecord | None], entry: SlabEntry | None
+    ) -> bool:
+        """Publish ``plan``; if it no longer applies or fails, drop the new slab's reader
+        (and, if it no longer applies, its object: a failure leaves that to GC)."""
+        try:
+            published = self._publish(plan)
+        except BaseException:
+            self._forget_reader(entry)
+            raise
+        if not published:
+            self._forget_reader(entry)
+            if entry is not None:
+                self.store.delete(entry.key)
         return published
+
+    def _forget_reader(self, entry: SlabEntry | None) -> None:
+        if entry is None:
+            return
+        with self._lock:
+            if entry.id not in {s.id for s in self._manifest.slabs}:
+                self._readers.pop(entry.id, None)
 
     def delete_all_data(self) -> None:
         """Remove every object of this namespace (used by delete_namespace and delete_index)."""

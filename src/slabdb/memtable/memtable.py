@@ -99,8 +99,14 @@ class Memtable:
         return self.clear_lsn is not None
 
     def __len__(self) -> int:
-        """Distinct ids held (the flush trigger)."""
+        """Distinct ids held."""
         return len(self._latest)
+
+    @property
+    def row_count(self) -> int:
+        """Versions held, superseded ones included (the flush trigger: rewriting a few hot
+        ids many times must still flush, or memtable and uncheckpointed WAL grow forever)."""
+        return len(self._ids)
 
     @property
     def is_empty(self) -> bool:
@@ -169,8 +175,18 @@ class Memtable:
         self.max_lsn = lsn
 
     def latest(self, record_id: str) -> RecordVersion | None:
+        """The newest version of ``record_id`` here (read from the live arrays: no snapshot)."""
         row = self._latest.get(record_id)
-        return None if row is None else self.snapshot().version(row)
+        if row is None:
+            return None
+        return RecordVersion(
+            id=record_id,
+            lsn=int(self._lsns[row]),
+            deleted=bool(self._deleted[row]),
+            vector=None if self._vectors is None else self._vectors[row].copy(),
+            metadata=self._metadata[row],
+            sparse=self._sparse[row],
+        )
 
     def snapshot(self) -> MemtableSnapshot:
         if self._snapshot is None:

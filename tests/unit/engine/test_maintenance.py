@@ -49,6 +49,7 @@ def test_gc_keeps_young_objects_and_deletes_old_unreferenced_ones():
 def test_gc_never_deletes_wal_above_the_checkpoint():
     db, index, ns = _setup()
     index.upsert(vectors=[("tail", [1, 2, 3, 4])])  # in the memtable only
+    collect_garbage(ns, grace_seconds=1)  # sees the checkpoint
     later = datetime.now(UTC) + timedelta(days=1)
     collect_garbage(ns, grace_seconds=1, now=later)
     remaining = _keys(db, ns, "wal")
