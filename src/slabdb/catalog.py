@@ -3,17 +3,17 @@
 ::
 
     catalog/indexes/<name>.json             one per index (created by create-if-absent)
-    catalog/namespaces/<name>/<ns key>      an empty marker per namespace ever written
-    data/<name>-<incarnation>/<ns key>/     WAL, manifest and slabs of a namespace
+    catalog/namespaces/<name>-<inc>/<ns key>    a marker per namespace, holding its incarnation
+    data/<name>-<inc>/<ns key>/<ns inc>/        WAL, manifest and slabs of a namespace
 
-The incarnation (random, per creation) keeps a re-created index from ever seeing
-objects of a deleted one that were not removed yet.
+Incarnations (random, per creation) keep a re-created index or namespace from ever
+seeing objects of a deleted one that were not removed yet, and let a handle notice
+that the namespace it has open was deleted by someone else.
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import json
 import re
 import time
@@ -48,6 +48,10 @@ class IndexConfig:
     @property
     def data_prefix(self) -> str:
         return f"data/{self.name}-{self.incarnation}/"
+
+    def namespace_prefix(self, ns: str, ns_incarnation: str) -> str:
+        """Where one incarnation of a namespace keeps its WAL, manifest and slabs."""
+        return f"{self.data_prefix}{namespace_key(ns)}/{ns_incarnation}/"
 
 
 def namespace_key(ns: str) -> str:
@@ -133,14 +137,33 @@ class IndexCatalog:
         return cfg
 
     # --- namespaces -------------------------------------------------------------------------
-    def register_namespace(self, cfg: IndexConfig, ns: str) -> None:
-        with contextlib.suppress(ObjectExistsError):
-            self._store.put_if_absent(
-                f"catalog/namespaces/{cfg.name}-{cfg.incarnation}/{namespace_key(ns)}", b""
-            )
+    @staticmethod
+    def _marker(cfg: IndexConfig, ns: str) -> str:
+        return f"catalog/namespaces/{cfg.name}-{cfg.incarnation}/{namespace_key(ns)}"
+
+    def register_namespace(self, cfg: IndexConfig, ns: str) -> str:
+        """The namespace's incarnation, creating the namespace if it does not exist.
+
+        Each creation gets a fresh incarnation, part of the namespace's data prefix, so
+        a namespace deleted and created again never shares objects with the old one.
+        """
+        fresh = uuid.uuid4().hex[:12]
+        try:
+            self._store.put_if_absent(self._marker(cfg, ns), fresh.encode())
+            return fresh
+        except ObjectExistsError:
+            current = self.namespace_incarnation(cfg, ns)
+            return current if current is not None else self.register_namespace(cfg, ns)
+
+    def namespace_incarnation(self, cfg: IndexConfig, ns: str) -> str | None:
+        """The current incarnation of a namespace, or None if it does not exist."""
+        try:
+            return self._store.get(self._marker(cfg, ns)).data.decode() or "0"
+        except ObjectNotFoundError:
+            return None
 
     def unregister_namespace(self, cfg: IndexConfig, ns: str) -> None:
-        self._store.delete(f"catalog/namespaces/{cfg.name}-{cfg.incarnation}/{namespace_key(ns)}")
+        self._store.delete(self._marker(cfg, ns))
 
     def namespaces(self, cfg: IndexConfig) -> builtins.list[str]:
         prefix = f"catalog/namespaces/{cfg.name}-{cfg.incarnation}/"

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slabdb import validation
-from slabdb.catalog import IndexCatalog, IndexConfig, namespace_key
+from slabdb.catalog import IndexCatalog, IndexConfig
 from slabdb.compaction.runner import IndexSpec
 from slabdb.config import EngineConfig
 from slabdb.embed.models import EmbedModels
@@ -91,12 +91,18 @@ class Client:
     # --- namespaces (engine handles) -----------------------------------------------------------
     def open_namespaces(self) -> list[Namespace]:
         with self._lock:
+            for key in [k for k, e in self._namespaces.items() if e.deleted]:
+                self._namespaces.pop(key)
             return list(self._namespaces.values())
 
     def open_namespace_entries(self) -> list[tuple[str, str, Namespace]]:
         """(index name, namespace name, engine) of every open namespace, for metrics."""
         with self._lock:
-            return [(index, ns, engine) for (index, _inc, ns), engine in self._namespaces.items()]
+            return [
+                (index, ns, engine)
+                for (index, _inc, ns), engine in self._namespaces.items()
+                if not engine.deleted
+            ]
 
     def namespace(self, cfg: IndexConfig, ns: str, create: bool) -> Namespace | None:
         """The engine of one namespace, opened on first use (None if absent and not ``create``)."""
@@ -104,7 +110,7 @@ class Client:
         key = (cfg.name, cfg.incarnation, ns)
         with self._lock:
             engine = self._namespaces.get(key)
-            if engine is not None:
+            if engine is not None and not engine.deleted:
                 return engine
             opening = self._opening.setdefault(key, threading.Lock())
         # Opening reads the manifest, slabs and WAL: hold only this namespace's lock,
@@ -112,18 +118,27 @@ class Client:
         with opening:
             with self._lock:
                 engine = self._namespaces.get(key)
-            if engine is not None:
+            if engine is not None and not engine.deleted:
                 return engine
-            if not create and ns not in self.catalog.namespaces(cfg):
-                return None
             if create:
-                self.catalog.register_namespace(cfg, ns)
+                incarnation: str | None = self.catalog.register_namespace(cfg, ns)
+            else:
+                incarnation = self.catalog.namespace_incarnation(cfg, ns)
+                if incarnation is None:
+                    return None
+            assert incarnation is not None
             spec = IndexSpec(
                 dimension=cfg.dimension, metric=cfg.metric, vector_type=cfg.vector_type
             )
             on_frozen = None if self._worker is None else self._worker.wake
+            catalog, current = self.catalog, incarnation
             engine = Namespace(
-                self.store, cfg.data_prefix + namespace_key(ns) + "/", spec, self.config, on_frozen
+                self.store,
+                cfg.namespace_prefix(ns, incarnation),
+                spec,
+                self.config,
+                on_frozen,
+                is_current=lambda: catalog.namespace_incarnation(cfg, ns) == current,
             )
             with self._lock:
                 self._namespaces[key] = engine

@@ -23,7 +23,8 @@ decides statuses itself.
     ├── AlreadyExistsError (409, ALREADY_EXISTS)
     │   └── ObjectExistsError                 create-if-absent found the key taken
     ├── ConflictError (409, ABORTED)          lost a compare-and-swap race
-    │   └── PreconditionFailedError           put-if-ETag-matches saw another ETag
+    │   ├── PreconditionFailedError           put-if-ETag-matches saw another ETag
+    │   └── StaleNamespaceError               the open namespace was deleted elsewhere
     ├── FailedPreconditionError (400, FAILED_PRECONDITION)
     ├── CorruptionError (500, DATA_LOSS)       a checksum did not match
     ├── StorageError (503, UNAVAILABLE)        the object store failed
@@ -197,3 +198,11 @@ class ObjectExistsError(AlreadyExistsError):
 
 class PreconditionFailedError(ConflictError):
     """A put-if-ETag-matches found a different ETag (or no object)."""
+
+
+class StaleNamespaceError(ConflictError):
+    """The namespace this handle had open was deleted by another handle or process.
+
+    Raised after a WAL append landed in the deleted namespace's log; the embedded API
+    catches it, reopens the namespace and writes again.
+    """

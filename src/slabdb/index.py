@@ -15,6 +15,7 @@ from slabdb.engine.view import Hit
 from slabdb.errors import (
     InvalidArgumentError,
     LimitExceededError,
+    StaleNamespaceError,
 )
 from slabdb.filters import parse_filter
 from slabdb.namespaces import NamespacesMixin
@@ -78,8 +79,21 @@ class Index(RecordsMixin, NamespacesMixin):
         assert ns is not None
         return ns
 
-    def _write(self, namespace: str | None, ops: list[Op]) -> list[Any]:
-        return self._writer(namespace).write(ops)
+    def _write(self, namespace: str | None, ops: list[Op], create: bool = True) -> list[Any]:
+        """Write ``ops``; if the open namespace turns out deleted elsewhere, reopen and retry.
+
+        With ``create=False`` (deletes) a namespace that does not exist is left alone.
+        """
+        for attempt in range(2):
+            ns = self._ns(namespace, create=create)
+            if ns is None:
+                return [0] * len(ops)
+            try:
+                return ns.write(ops)
+            except StaleNamespaceError:
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
 
     # --- writes ---------------------------------------------------------------------------------
     def upsert(
@@ -191,19 +205,19 @@ class Index(RecordsMixin, NamespacesMixin):
             for i, m in enumerate(metadata or [None] * len(id_list))
         ]
         batch_size = max(1, min(batch_size, limits.MAX_UPSERT_RECORDS))
-        ns = self._writer(namespace)
         many = len(id_list) > batch_size
         with progress(len(id_list), "upsert", show_progress and many) as advance:
             for start in range(0, len(id_list), batch_size):
                 end = start + batch_size
-                ns.write(
+                self._write(
+                    namespace,
                     [
                         UpsertOp(
                             ids=id_list[start:end],
                             vectors=matrix[start:end],
                             metadata=mds[start:end],
                         )
-                    ]
+                    ],
                 )
                 advance(len(id_list[start:end]))
         return UpsertResponse(upserted_count=len(id_list))
@@ -268,9 +282,7 @@ class Index(RecordsMixin, NamespacesMixin):
             op = DeleteByFilterOp(filter=filter)
         else:
             op = DeleteAllOp()
-        ns = self._ns(namespace)
-        if ns is not None:
-            ns.write([op])
+        self._write(namespace, [op], create=False)
         return {}
 
     # --- reads ----------------------------------------------------------------------------------

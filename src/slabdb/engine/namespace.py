@@ -27,7 +27,7 @@ from slabdb.engine.gc_state import GcState
 from slabdb.engine.group_commit import GroupCommitter
 from slabdb.engine.sources import MemtableSource, SlabSource, Source
 from slabdb.engine.view import NamespaceView
-from slabdb.errors import ConflictError, ObjectNotFoundError
+from slabdb.errors import ConflictError, ObjectNotFoundError, StaleNamespaceError
 from slabdb.filters import parse_filter
 from slabdb.lsm.manifest import ManifestRecord, ManifestStore, SlabEntry
 from slabdb.memtable import Memtable, RecordVersion
@@ -43,7 +43,7 @@ from slabdb.ops import (
 )
 from slabdb.slab import SlabReader
 from slabdb.storage.base import ObjectStore
-from slabdb.wal import WalWriter, encode_ops, read_wal
+from slabdb.wal import WalWriter, encode_ops, read_wal, wal_key
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +61,16 @@ class Namespace:
         spec: IndexSpec,
         config: EngineConfig,
         on_frozen: Callable[[Namespace], None] | None = None,
+        is_current: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.prefix = prefix
         self.spec = spec
         self.config = config
         self._on_frozen = on_frozen
+        self._is_current = is_current
+        self.deleted = False
+        """Set once this namespace is found deleted (and maybe recreated) elsewhere."""
         self._lock = threading.RLock()
         """Guards the in-memory state; never held across object-store I/O on the write path."""
         self._append_lock = threading.RLock()
@@ -198,6 +202,9 @@ class Namespace:
 
     def refresh(self) -> None:
         """Catch up with the store: newer manifest, then WAL entries after what we applied."""
+        if self._is_current is not None and not self._is_current():
+            self.deleted = True
+            return
         with self._append_lock:
             self._adopt_loaded(*self._manifests.load())
             entries = list(read_wal(self.store, self.prefix, after_lsn=self._applied_lsn))
@@ -234,6 +241,12 @@ class Namespace:
                 self.refresh()
             lsn = self._writer.append(data, on_foreign=self._apply_entries)
             self._synced_at = time.monotonic()
+            if self._is_current is not None and not self._is_current():
+                self.deleted = True
+                self.store.delete(wal_key(self.prefix, lsn))  # written into a deleted log
+                raise StaleNamespaceError(
+                    f"namespace at {self.prefix} was deleted by another handle"
+                )
             with self._lock:
                 flat = self._apply(WalEntry(lsn=lsn, ops=ops))
                 if self._active.row_count >= self.config.flush_records:

@@ -1,7 +1,5 @@
 """Races and failures found by review: each test forces one interleaving or fault.
 
-The one test still marked xfail (strict) reproduces an open bug: a handle left open on
-a namespace that another handle deleted and recreated (see docs/design/write-path.md).
 
 Every test is deterministic: a second "process" is a second :class:`slabdb.Client`
 on the same store object, and races are forced by a delegating store whose hooks
@@ -206,12 +204,6 @@ def test_close_releases_resources_even_if_the_final_flush_fails():
 
 
 # --- 5. a handle open on a namespace another handle deleted keeps writing into the void ---
-@pytest.mark.xfail(
-    strict=True,
-    reason="a namespace deleted and recreated by another handle is never re-adopted (manifest "
-    "version went down, WAL restarted at 1): the stale handle's acknowledged writes land past "
-    "a hole in the new log and are lost; its reads keep serving deleted records",
-)
 def test_stale_handle_after_namespace_recreated_elsewhere():
     inner, _hooked, a, b = _two_clients()
     ib = b.Index("t")
