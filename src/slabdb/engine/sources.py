@@ -111,12 +111,13 @@ class MemtableSource(Source):
         if expr is None:
             return np.flatnonzero(live).astype(np.int64)
         mask = np.zeros(snap.n, dtype=np.bool_)
-        for i, segment in enumerate(snap.segments):
+        segments = snap.segments
+        for i, segment in enumerate(segments):
             hits = to_bitmap(expr, segment)
             if hits:
                 mask[np.asarray(hits.to_array(), dtype=np.int64) + i * SEGMENT_ROWS] = True
         md = snap.metadata
-        for row in range(len(snap.segments) * SEGMENT_ROWS, snap.n):
+        for row in range(len(segments) * SEGMENT_ROWS, snap.n):
             if live[row] and matches(expr, md[row]):
                 mask[row] = True
         return np.flatnonzero(mask & live).astype(np.int64)

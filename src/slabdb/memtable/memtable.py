@@ -8,6 +8,7 @@ holding the namespace lock while writers go on appending.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,27 @@ class RecordVersion:
     sparse: SparseVector | None = None
 
 
+class SegmentIndex:
+    """Bitmap indexes of a memtable's full 1,024-row segments, built on first use.
+
+    Rows never change once appended, so a built segment stays valid; building lazily
+    means ingest pays nothing until a filtered query needs the segments.
+    """
+
+    def __init__(self) -> None:
+        self._segments: list[MetadataIndex] = []
+        self._lock = threading.Lock()
+
+    def covering(self, metadata: list[dict[str, Any] | None], n_rows: int) -> list[MetadataIndex]:
+        """Indexes of every full segment among the first ``n_rows`` rows."""
+        full = n_rows // SEGMENT_ROWS
+        with self._lock:
+            while len(self._segments) < full:
+                lo = len(self._segments) * SEGMENT_ROWS
+                self._segments.append(MetadataIndex.build(metadata[lo : lo + SEGMENT_ROWS]))
+            return self._segments[:full]
+
+
 @dataclass(frozen=True)
 class MemtableSnapshot:
     """An immutable view of a memtable's first ``n`` rows."""
@@ -51,8 +73,14 @@ class MemtableSnapshot:
     latest: dict[str, int]
     cleared: bool
     max_lsn: int
-    segments: tuple[MetadataIndex, ...] = ()
-    """Bitmap indexes of rows ``[i * SEGMENT_ROWS, (i + 1) * SEGMENT_ROWS)``."""
+    segment_index: SegmentIndex | None = None
+    """Bitmap indexes of rows ``[i * SEGMENT_ROWS, (i + 1) * SEGMENT_ROWS)``, built lazily."""
+
+    @property
+    def segments(self) -> list[MetadataIndex]:
+        if self.segment_index is None:
+            return []
+        return self.segment_index.covering(self.metadata, self.n)
 
     @property
     def n(self) -> int:
@@ -87,7 +115,7 @@ class Memtable:
         self._metadata: list[dict[str, Any] | None] = []
         self._sparse: list[SparseVector | None] = []
         self._latest: dict[str, int] = {}
-        self._segments: list[MetadataIndex] = []
+        self._segment_index = SegmentIndex()
         self.clear_lsn: int | None = None
         self.max_lsn = 0
         self.min_row_lsn = 0
@@ -159,9 +187,6 @@ class Memtable:
         lsns = self._lsns[rows]
         self.min_row_lsn = int(lsns.min()) if start == 0 else min(self.min_row_lsn, int(lsns.min()))
         self.max_lsn = max(self.max_lsn, int(lsns.max()))
-        while (len(self._segments) + 1) * SEGMENT_ROWS <= len(self._ids):
-            lo = len(self._segments) * SEGMENT_ROWS
-            self._segments.append(MetadataIndex.build(self._metadata[lo : lo + SEGMENT_ROWS]))
         self._snapshot = None
 
     def mark_applied(self, lsn: int) -> None:
@@ -203,7 +228,7 @@ class Memtable:
                 latest=dict(self._latest),
                 cleared=self.cleared,
                 max_lsn=self.max_lsn,
-                segments=tuple(self._segments),
+                segment_index=self._segment_index,
             )
         return self._snapshot
 
