@@ -9,7 +9,6 @@ run the other party's step at the exact moment the race needs it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -18,62 +17,9 @@ import pytest
 import slabdb
 from slabdb import EngineConfig
 from slabdb.engine.maintenance import collect_garbage, compact_until_idle
-from slabdb.storage import ObjectMeta, open_store
-from slabdb.storage.base import GetResult, ObjectStore
-
-
-class HookStore(ObjectStore):
-    """Delegates to another store; ``hooks[method]`` (if set) runs before each call.
-
-    A hook gets the key and may raise to inject a failure; ``after_get`` runs after
-    a successful ``get`` (between the caller's read and its next step).
-    """
-
-    def __init__(self, inner: ObjectStore) -> None:
-        self.inner = inner
-        self.hooks: dict[str, Callable[[str], None]] = {}
-        self.calls: dict[str, int] = {}
-
-    def _hook(self, name: str, key: str) -> None:
-        self.calls[name] = self.calls.get(name, 0) + 1
-        hook = self.hooks.get(name)
-        if hook is not None:
-            hook(key)
-
-    @property
-    def url(self) -> str:
-        return self.inner.url
-
-    def put(self, key: str, data: bytes) -> str | None:
-        self._hook("put", key)
-        return self.inner.put(key, data)
-
-    def put_if_absent(self, key: str, data: bytes) -> str | None:
-        self._hook("put_if_absent", key)
-        return self.inner.put_if_absent(key, data)
-
-    def put_if_match(self, key: str, data: bytes, etag: str) -> str | None:
-        self._hook("put_if_match", key)
-        return self.inner.put_if_match(key, data, etag)
-
-    def get(self, key: str) -> GetResult:
-        self._hook("get", key)
-        got = self.inner.get(key)
-        self._hook("after_get", key)
-        return got
-
-    def get_range(self, key: str, start: int, end: int) -> bytes:
-        return self.inner.get_range(key, start, end)
-
-    def head(self, key: str) -> ObjectMeta:
-        return self.inner.head(key)
-
-    def list(self, prefix: str, start_after: str | None = None) -> Iterator[ObjectMeta]:
-        return self.inner.list(prefix, start_after)
-
-    def delete(self, key: str) -> None:
-        self._hook("delete", key)
-        self.inner.delete(key)
+from slabdb.storage import open_store
+from slabdb.storage.base import ObjectStore
+from slabdb.testing.stores import HookStore
 
 
 class Spinning(Exception):
