@@ -32,6 +32,7 @@ from slabdb.ops import (
 from slabdb.progress import progress
 from slabdb.records import RecordsMixin
 from slabdb.types import (
+    DeleteResponse,
     DescribeIndexStatsResponse,
     FetchByMetadataResponse,
     FetchResponse,
@@ -79,17 +80,21 @@ class Index(RecordsMixin, NamespacesMixin):
         assert ns is not None
         return ns
 
-    def _write(self, namespace: str | None, ops: list[Op], create: bool = True) -> list[Any]:
-        """Write ``ops``; if the open namespace turns out deleted elsewhere, reopen and retry.
+    def _write(
+        self, namespace: str | None, ops: list[Op], create: bool = True
+    ) -> tuple[int | None, list[Any]]:
+        """Write ``ops``: (LSN, one result per op).  If the open namespace turns out
+        deleted elsewhere, reopen it and write again.
 
-        With ``create=False`` (deletes) a namespace that does not exist is left alone.
+        With ``create=False`` (deletes) a namespace that does not exist is left alone
+        (LSN None).
         """
         for attempt in range(2):
             ns = self._ns(namespace, create=create)
             if ns is None:
-                return [0] * len(ops)
+                return None, [0] * len(ops)
             try:
-                return ns.write(ops)
+                return ns.write_lsn(ops)
             except StaleNamespaceError:
                 if attempt == 1:
                     raise
@@ -110,13 +115,14 @@ class Index(RecordsMixin, NamespacesMixin):
         if batch_size is not None:
             if batch_size < 1:
                 raise InvalidArgumentError("batch_size must be at least 1")
-            total = 0
+            total, lsn = 0, None
             with progress(len(vectors), "upsert", show_progress) as advance:
                 for start in range(0, len(vectors), batch_size):
                     batch = vectors[start : start + batch_size]
-                    total += self.upsert(batch, namespace).upserted_count
+                    res = self.upsert(batch, namespace)
+                    total, lsn = total + res.upserted_count, res.lsn
                     advance(len(batch))
-            return UpsertResponse(upserted_count=total)
+            return UpsertResponse(upserted_count=total, lsn=lsn)
         if len(vectors) > limits.MAX_UPSERT_RECORDS:
             raise LimitExceededError(
                 f"upsert takes at most {limits.MAX_UPSERT_RECORDS} records per request, got {len(vectors)}; "
@@ -125,8 +131,8 @@ class Index(RecordsMixin, NamespacesMixin):
         if not vectors:
             return UpsertResponse(upserted_count=0)
         op = self._upsert_op(vectors)
-        self._write(namespace, [op])
-        return UpsertResponse(upserted_count=len(op.ids))
+        lsn, _results = self._write(namespace, [op])
+        return UpsertResponse(upserted_count=len(op.ids), lsn=lsn)
 
     def _upsert_op(self, vectors: Sequence[Any]) -> UpsertOp:
         cfg = self.config
@@ -206,10 +212,11 @@ class Index(RecordsMixin, NamespacesMixin):
         ]
         batch_size = max(1, min(batch_size, limits.MAX_UPSERT_RECORDS))
         many = len(id_list) > batch_size
+        lsn = None
         with progress(len(id_list), "upsert", show_progress and many) as advance:
             for start in range(0, len(id_list), batch_size):
                 end = start + batch_size
-                self._write(
+                lsn, _results = self._write(
                     namespace,
                     [
                         UpsertOp(
@@ -220,7 +227,7 @@ class Index(RecordsMixin, NamespacesMixin):
                     ],
                 )
                 advance(len(id_list[start:end]))
-        return UpsertResponse(upserted_count=len(id_list))
+        return UpsertResponse(upserted_count=len(id_list), lsn=lsn)
 
     def update(
         self,
@@ -246,8 +253,10 @@ class Index(RecordsMixin, NamespacesMixin):
                 ns = self._ns(namespace)
                 matched = 0 if ns is None else len(ns.view().matching_ids(expr))
                 return UpdateResponse(matched_records=matched)
-            [matched] = self._write(namespace, [UpdateByFilterOp(filter=filter, set_metadata=md)])
-            return UpdateResponse(matched_records=matched)
+            lsn, [matched] = self._write(
+                namespace, [UpdateByFilterOp(filter=filter, set_metadata=md)]
+            )
+            return UpdateResponse(matched_records=matched, lsn=lsn)
         if id is None:
             raise InvalidArgumentError("update needs an id or a filter")
         rid = validation.record_id(id)
@@ -258,10 +267,10 @@ class Index(RecordsMixin, NamespacesMixin):
         new_md = validation.metadata(set_metadata, "set_metadata") if set_metadata else None
         if vec is None and sv is None and new_md is None:
             raise InvalidArgumentError("update needs values, sparse_values or set_metadata")
-        [matched] = self._write(
+        lsn, [matched] = self._write(
             namespace, [UpdateOp(id=rid, values=vec, set_metadata=new_md, sparse=sv)]
         )
-        return UpdateResponse(matched_records=matched)
+        return UpdateResponse(matched_records=matched, lsn=lsn)
 
     def delete(
         self,
@@ -270,7 +279,7 @@ class Index(RecordsMixin, NamespacesMixin):
         namespace: str | None = None,
         filter: dict[str, Any] | None = None,
         **_: Any,
-    ) -> dict[str, Any]:
+    ) -> DeleteResponse:
         """Delete by ids, by filter, or everything in the namespace."""
         chosen = sum(x is not None and x is not False for x in (ids, filter, delete_all or None))
         if chosen != 1:
@@ -282,8 +291,8 @@ class Index(RecordsMixin, NamespacesMixin):
             op = DeleteByFilterOp(filter=filter)
         else:
             op = DeleteAllOp()
-        self._write(namespace, [op], create=False)
-        return {}
+        lsn, _results = self._write(namespace, [op], create=False)
+        return DeleteResponse(lsn)
 
     # --- reads ----------------------------------------------------------------------------------
     def query(
@@ -325,7 +334,8 @@ class Index(RecordsMixin, NamespacesMixin):
             raise InvalidArgumentError("a sparse index is queried with sparse_vector (or an id)")
         if ns is None:
             return QueryResponse(matches=[], namespace=ns_name, usage=Usage(read_units=1))
-        hits = ns.view().query(
+        view = ns.view()
+        hits = view.query(
             vector=q,
             sparse=sv,
             metric=cfg.metric,
@@ -337,6 +347,7 @@ class Index(RecordsMixin, NamespacesMixin):
             matches=[self._scored(h, include_values, include_metadata) for h in hits],
             namespace=ns_name,
             usage=Usage(read_units=max(1, len(hits) // 10)),
+            lsn=view.applied_lsn,
         )
 
     @staticmethod

@@ -35,7 +35,7 @@ class _Model:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            if value is None:
+            if value is None or f.metadata.get("internal"):
                 continue
             out[f.name] = _plain(value)
         return out
@@ -49,6 +49,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def _lsn_field() -> Any:
+    """The WAL position of a write, or the one a read saw (served as LSN headers)."""
+    return field(default=None, repr=False, compare=False, metadata={"internal": True})
 
 
 @dataclass
@@ -84,6 +89,7 @@ class QueryResponse(_Model):
     matches: list[ScoredVector]
     namespace: str = ""
     usage: Usage | None = None
+    lsn: int | None = _lsn_field()
 
 
 @dataclass
@@ -96,11 +102,21 @@ class FetchResponse(_Model):
 @dataclass
 class UpsertResponse(_Model):
     upserted_count: int
+    lsn: int | None = _lsn_field()
 
 
 @dataclass
 class UpdateResponse(_Model):
     matched_records: int | None = None
+    lsn: int | None = _lsn_field()
+
+
+class DeleteResponse(dict[str, Any]):
+    """What ``delete`` returns: ``{}`` as in the SDK, plus the write's ``lsn``."""
+
+    def __init__(self, lsn: int | None = None) -> None:
+        super().__init__()
+        self.lsn = lsn
 
 
 @dataclass

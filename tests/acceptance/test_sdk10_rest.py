@@ -246,3 +246,16 @@ def test_fetch_by_metadata(pc: Pinecone) -> None:
     )
     assert sorted(rest.vectors) == ["r6", "r8"]
     assert not rest.pagination
+
+
+def test_lsn_headers_give_read_your_writes_checks(pc: Pinecone) -> None:
+    pc.create_index(name="lsn", dimension=2, metric="cosine", spec=SPEC)
+    idx = pc.Index("lsn")
+    first = idx.upsert(vectors=[("a", [1.0, 0.0])])
+    second = idx.upsert(vectors=[("b", [0.0, 1.0])])
+    committed = second.response_info.lsn_committed
+    assert committed is not None and committed > first.response_info.lsn_committed
+    res = idx.query(vector=[1.0, 0.0], top_k=2)
+    assert res.response_info.lsn_reconciled is not None
+    assert res.response_info.is_reconciled(committed)
+    assert {m.id for m in res.matches} == {"a", "b"}

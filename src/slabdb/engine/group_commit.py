@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from slabdb.ops import Op
@@ -19,14 +19,14 @@ from slabdb.ops import Op
 class _Request:
     ops: list[Op]
     done: bool = False
-    result: list[Any] = field(default_factory=list)
+    result: Any = None
     error: BaseException | None = None
 
 
 class GroupCommitter:
     """Serializes commits and batches concurrent ones."""
 
-    def __init__(self, commit: Callable[[list[list[Op]]], list[list[Any]]]) -> None:
+    def __init__(self, commit: Callable[[list[list[Op]]], list[Any]]) -> None:
         self._commit = commit
         self._cv = threading.Condition()
         self._queue: list[_Request] = []
@@ -34,7 +34,8 @@ class GroupCommitter:
         self.entries_written = 0
         self.batches_committed = 0
 
-    def submit(self, ops: list[Op]) -> list[Any]:
+    def submit(self, ops: list[Op]) -> Any:
+        """Commit ``ops`` (maybe with other writers'); returns this batch's commit result."""
         req = _Request(ops)
         with self._cv:
             self._queue.append(req)
@@ -62,7 +63,7 @@ class GroupCommitter:
         return self._result(req)
 
     @staticmethod
-    def _result(req: _Request) -> list[Any]:
+    def _result(req: _Request) -> Any:
         if req.error is not None:
             raise req.error
         return req.result

@@ -130,7 +130,7 @@ class Namespace:
                 ]
                 for entry in reversed(self._manifest.slabs):
                     sources.append(SlabSource(self._readers[entry.id], entry.id))
-                self._view = NamespaceView(sources, self._pair_cache)
+                self._view = NamespaceView(sources, self._pair_cache, self._applied_lsn)
             return self._view
 
     def stats(self) -> dict[str, Any]:
@@ -225,14 +225,18 @@ class Namespace:
     # --- write path ------------------------------------------------------------------------
     def write(self, ops: list[Op]) -> list[Any]:
         """Log and apply ``ops``; returns one result per op once durable and visible."""
-        results = self._committer.submit(ops)
+        return self.write_lsn(ops)[1]
+
+    def write_lsn(self, ops: list[Op]) -> tuple[int, list[Any]]:
+        """Like :meth:`write`, also returning the LSN the write landed at."""
+        lsn, results = self._committer.submit(ops)
         try:
             self._after_write()
         except Exception:  # the write is durable and visible; the flush is retried later
             log.exception("flush after a write failed for %s", self.prefix)
-        return results
+        return lsn, results
 
-    def _commit(self, batches: list[list[Op]]) -> list[list[Any]]:
+    def _commit(self, batches: list[list[Op]]) -> list[Any]:
         """Group commit: all waiting batches become one WAL entry."""
         ops = [op for batch in batches for op in batch]
         data = encode_ops(ops)
@@ -251,10 +255,10 @@ class Namespace:
                 flat = self._apply(WalEntry(lsn=lsn, ops=ops))
                 if self._active.row_count >= self.config.flush_records:
                     self._freeze()
-        out: list[list[Any]] = []
+        out: list[Any] = []
         i = 0
         for batch in batches:
-            out.append(flat[i : i + len(batch)])
+            out.append((lsn, flat[i : i + len(batch)]))
             i += len(batch)
         return out
 

@@ -60,8 +60,11 @@ class NamespaceView:
         self,
         sources: Sequence[Source],
         pair_cache: dict[tuple[str, str], npt.NDArray[np.int64]] | None = None,
+        applied_lsn: int = 0,
     ) -> None:
         self.sources = _visible(sources)
+        self.applied_lsn = applied_lsn
+        """Every write up to this LSN is visible in this view."""
         self._pair_cache = pair_cache if pair_cache is not None else {}
         self._shadows: dict[int, npt.NDArray[np.int64]] = {}
 

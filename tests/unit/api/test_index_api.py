@@ -346,3 +346,13 @@ def test_fetch_by_metadata_paginates_in_id_order(index):
     assert list(page2.vectors) == ["r6", "r8"] and page2.pagination is None
     assert index.namespace_names() == [""]
     assert index.list_namespaces_paginated().total_count == 1
+
+
+def test_writes_report_their_lsn_and_queries_what_they_saw(index):
+    a = index.upsert(vectors=[("a", [1, 0, 0])])
+    b = index.update(id="a", set_metadata={"k": "v"})
+    c = index.delete(ids=["zz"])
+    assert a.lsn is not None and a.lsn < b.lsn < c.lsn
+    assert c == {}  # delete answers {} as the SDK does
+    assert index.query(vector=[1, 0, 0], top_k=1).lsn >= c.lsn
+    assert "lsn" not in a.to_dict() and repr(a) == "UpsertResponse(upserted_count=1)"

@@ -24,6 +24,16 @@ from slabdb.errors import InvalidArgumentError
 router = APIRouter(tags=["data plane"])
 
 
+def _committed(lsn: int | None) -> dict[str, str] | None:
+    """The header Pinecone puts on writes: the LSN the write landed at."""
+    return None if lsn is None else {"x-pinecone-request-lsn": str(lsn)}
+
+
+def _reconciled(lsn: int | None) -> dict[str, str] | None:
+    """The header Pinecone puts on queries: every write up to this LSN is visible."""
+    return None if lsn is None else {"x-pinecone-max-indexed-lsn": str(lsn)}
+
+
 def _sparse(sv: object) -> dict[str, object] | None:
     return None if sv is None else sv.model_dump()  # type: ignore[attr-defined]
 
@@ -40,7 +50,7 @@ def upsert(body: UpsertRequest, index: DataIndex) -> Response:
         for v in body.vectors
     ]
     res = index.upsert(records, namespace=body.namespace)
-    return JSON({"upsertedCount": res.upserted_count})
+    return JSON({"upsertedCount": res.upserted_count}, headers=_committed(res.lsn))
 
 
 @router.post("/query")
@@ -59,7 +69,7 @@ def query(body: QueryRequest, index: DataIndex) -> Response:
         include_metadata=body.include_metadata,
         sparse_vector=_sparse(body.sparse_vector),
     )
-    return JSON(convert.query(res))
+    return JSON(convert.query(res), headers=_reconciled(res.lsn))
 
 
 @router.get("/vectors/fetch")
@@ -96,15 +106,16 @@ def update(body: UpdateRequest, index: DataIndex) -> Response:
         filter=body.filter,
         dry_run=bool(body.dry_run),
     )
-    return JSON({} if res.matched_records is None else {"matchedRecords": res.matched_records})
+    body_out = {} if res.matched_records is None else {"matchedRecords": res.matched_records}
+    return JSON(body_out, headers=_committed(res.lsn))
 
 
 @router.post("/vectors/delete")
 def delete(body: DeleteRequest, index: DataIndex) -> Response:
-    index.delete(
+    res = index.delete(
         ids=body.ids, delete_all=body.delete_all, namespace=body.namespace, filter=body.filter
     )
-    return JSON({})
+    return JSON({}, headers=_committed(res.lsn))
 
 
 @router.get("/vectors/list")
