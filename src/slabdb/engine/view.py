@@ -189,7 +189,8 @@ class NamespaceView:
             return current, len(rows) < k
 
         def gather(pos: int) -> list[tuple[float, int]]:
-            current, exhausted = search_one(pos, top_k, None)
+            # An earlier query on this view may already know the superseded rows.
+            current, exhausted = search_one(pos, top_k, self._shadows.get(pos))
             if len(current) >= top_k or exhausted:
                 return current[:top_k]
             # Some of this source's best rows are superseded: leave every superseded
