@@ -140,6 +140,7 @@ class Index(RecordsMixin, NamespacesMixin):
         rows: list[np.ndarray] = []
         mds: list[dict[str, Any] | None] = []
         sps: list[SparseVector | None] = []
+        md_bytes = 0
         for i, item in enumerate(vectors):
             rid, values, md, sp = validation.split_record(item, i)
             ids.append(validation.record_id(rid, f"vectors[{i}].id"))
@@ -160,10 +161,12 @@ class Index(RecordsMixin, NamespacesMixin):
                 if sv is None or len(sv.indices) == 0:
                     raise InvalidArgumentError(f"vectors[{i}]: a sparse index needs sparse_values")
             sps.append(sv)
-            mds.append(validation.metadata(md, f"vectors[{i}].metadata"))
+            clean, size = validation.metadata_sized(md, f"vectors[{i}].metadata")
+            mds.append(clean)
+            md_bytes += size
         nnz = sum(0 if s is None else len(s.indices) for s in sps)
         n_values = 0 if not rows else len(rows) * len(rows[0])
-        validation.check_request_size(validation.estimate_bytes(n_values, ids, mds, nnz))
+        validation.check_request_size(validation.estimate_bytes(n_values, ids, md_bytes, nnz))
         matrix = np.stack(rows) if rows else None
         return UpsertOp(
             ids=ids,

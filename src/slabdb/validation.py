@@ -6,7 +6,6 @@ says what was wrong and where; nothing reaches the WAL before it passes.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,10 +17,11 @@ from slabdb import limits
 from slabdb.errors import (
     DimensionMismatchError,
     InvalidArgumentError,
+    InvalidMetadataError,
     LimitExceededError,
     PayloadTooLargeError,
 )
-from slabdb.filters import validate_metadata
+from slabdb.filters import validate_metadata_sized
 from slabdb.ops import SparseVector
 from slabdb.types import METRICS, VECTOR_TYPES
 
@@ -161,11 +161,20 @@ def sparse(raw: Any, where: str = "sparse_values") -> SparseVector | None:
 
 
 def metadata(raw: Any, where: str = "metadata") -> dict[str, Any] | None:
+    return metadata_sized(raw, where)[0]
+
+
+def metadata_sized(raw: Any, where: str = "metadata") -> tuple[dict[str, Any] | None, int]:
+    """Validated metadata (None if empty) and its JSON size, serialized once."""
     if raw is None:
-        return None
+        return None, 0
     if not isinstance(raw, Mapping):
         raise InvalidArgumentError(f"{where} must be an object")
-    return validate_metadata(dict(raw)) or None
+    try:
+        md, size = validate_metadata_sized(dict(raw))
+    except InvalidMetadataError as exc:
+        raise InvalidMetadataError(f"{where}: {exc.message}") from exc
+    return md or None, size
 
 
 def top_k(k: Any) -> int:
@@ -206,11 +215,8 @@ def split_record(item: Any, i: int) -> tuple[Any, Any, Any, Any]:
     )
 
 
-def estimate_bytes(
-    n_values: int, ids: Sequence[str], metadata_list: Sequence[Any], nnz: int
-) -> int:
+def estimate_bytes(n_values: int, ids: Sequence[str], md_bytes: int, nnz: int) -> int:
     """Approximate request size: float32 values, ids, JSON metadata, sparse pairs."""
-    md_bytes = sum(len(json.dumps(m, separators=(",", ":"))) for m in metadata_list if m)
     return 4 * n_values + sum(len(r) for r in ids) + md_bytes + 8 * nnz
 
 

@@ -27,7 +27,7 @@ from slabdb.engine.gc_state import GcState
 from slabdb.engine.group_commit import GroupCommitter
 from slabdb.engine.sources import MemtableSource, SlabSource, Source
 from slabdb.engine.view import NamespaceView
-from slabdb.errors import ConflictError, ObjectNotFoundError, StaleNamespaceError
+from slabdb.errors import ConflictError, StaleNamespaceError
 from slabdb.filters import parse_filter
 from slabdb.lsm.manifest import ManifestRecord, ManifestStore, SlabEntry
 from slabdb.memtable import Memtable, RecordVersion
@@ -448,13 +448,6 @@ class Namespace:
     def delete_all_data(self) -> None:
         """Remove every object of this namespace (used by delete_namespace and delete_index)."""
         self.store.delete_prefix(self.prefix)
-
-    def has_data(self) -> bool:
-        try:
-            self.store.head(self._manifests.key)
-            return True
-        except ObjectNotFoundError:
-            return any(True for _ in self.store.list(f"{self.prefix}wal/"))
 
 
 def _updated(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -217,11 +216,3 @@ class SlabSource(Source):
         deleted = r.deleted
         for row, record_id in enumerate(r.ids):
             yield record_id, int(lsns[row]), bool(deleted[row]), row
-
-
-def describe(source: Source) -> dict[str, Any]:
-    """A small description for debugging and stats."""
-    if isinstance(source, SlabSource):
-        return {"kind": "slab", "id": source.slab_id, "rows": source.reader.n}
-    assert isinstance(source, MemtableSource)
-    return {"kind": "memtable", "rows": source.snap.n, "cleared": source.cleared}

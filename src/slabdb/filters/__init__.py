@@ -12,7 +12,12 @@ from slabdb.filters.ast import And, Cmp, Expr, MatchAll, Or, referenced_fields
 from slabdb.filters.evaluate import matches, may_match, to_bitmap
 from slabdb.filters.metadata_index import FieldStats, MetadataIndex, bitmap_from_rows
 from slabdb.filters.parse import MAX_FILTER_DEPTH, MAX_IN_VALUES, parse_filter
-from slabdb.filters.validate import MAX_METADATA_BYTES, metadata_size, validate_metadata
+from slabdb.filters.validate import (
+    MAX_METADATA_BYTES,
+    metadata_size,
+    validate_metadata,
+    validate_metadata_sized,
+)
 
 __all__ = [
     "MAX_FILTER_DEPTH",
@@ -33,4 +38,5 @@ __all__ = [
     "referenced_fields",
     "to_bitmap",
     "validate_metadata",
+    "validate_metadata_sized",
 ]

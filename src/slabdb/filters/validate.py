@@ -28,7 +28,12 @@ def metadata_size(metadata: Mapping[str, Any]) -> int:
 
 
 def validate_metadata(metadata: Any) -> dict[str, Any]:
-    """Check one record's metadata and return a normalized copy.
+    """Check one record's metadata and return a normalized copy (see :func:`validate_metadata_sized`)."""
+    return validate_metadata_sized(metadata)[0]
+
+
+def validate_metadata_sized(metadata: Any) -> tuple[dict[str, Any], int]:
+    """Check one record's metadata; return a normalized copy and its JSON size in bytes.
 
     The copy holds only plain Python values (``str``, ``int``, ``float``, ``bool``,
     ``list[str]``): numpy scalars become Python numbers and tuples become lists, so
@@ -49,7 +54,7 @@ def validate_metadata(metadata: Any) -> dict[str, Any]:
             f"metadata is {size} bytes, more than the limit of {MAX_METADATA_BYTES} bytes "
             "per record"
         )
-    return out
+    return out, size
 
 
 def _value(key: str, value: Any) -> Any:

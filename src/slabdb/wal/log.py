@@ -26,12 +26,6 @@ def lsn_of_key(key: str) -> int:
     return int(key.rsplit("/", 1)[-1])
 
 
-def list_wal_lsns(store: ObjectStore, prefix: str, after_lsn: int = 0) -> list[int]:
-    """LSNs present in the log that are greater than ``after_lsn``, ascending."""
-    start = wal_key(prefix, after_lsn) if after_lsn > 0 else None
-    return [lsn_of_key(m.key) for m in store.list(f"{prefix}wal/", start_after=start)]
-
-
 def read_wal(store: ObjectStore, prefix: str, after_lsn: int = 0) -> Iterator[WalEntry]:
     """Entries with LSN greater than ``after_lsn``, in LSN order.
 

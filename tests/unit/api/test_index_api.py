@@ -356,3 +356,8 @@ def test_writes_report_their_lsn_and_queries_what_they_saw(index):
     assert c == {}  # delete answers {} as the SDK does
     assert index.query(vector=[1, 0, 0], top_k=1).lsn >= c.lsn
     assert "lsn" not in a.to_dict() and repr(a) == "UpsertResponse(upserted_count=1)"
+
+
+def test_metadata_errors_name_the_record(index):
+    with pytest.raises(InvalidArgumentError, match=r"vectors\[1\]\.metadata"):
+        index.upsert(vectors=[("a", [1, 0, 0], {"ok": 1}), ("b", [1, 0, 0], {"bad": None})])
