@@ -43,15 +43,13 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-data
 
-## Old pinecone SDKs (7.x, 9.x) in their own venvs, for the API acceptance tests.
+## Old pinecone SDKs (7.x, 9.x) in their own venvs (ignored by git), built from the pinned
+## requirements/sdk*.txt, for the API acceptance tests.
 SDK_VENV_STAMPS := .venv-sdk7/.installed-stamp .venv-sdk9/.installed-stamp
-.venv-sdk7/.installed-stamp:
-	$(PYTHON) -m venv .venv-sdk7
-	.venv-sdk7/bin/pip install -q "pinecone[grpc]==7.3.0"
-	touch $@
-.venv-sdk9/.installed-stamp:
-	$(PYTHON) -m venv .venv-sdk9
-	.venv-sdk9/bin/pip install -q "pinecone==9.0.1"  # 9.x speaks gRPC over its own HTTP/2 client
+.venv-sdk%/.installed-stamp: requirements/sdk%.txt
+	rm -rf .venv-sdk$*
+	$(PYTHON) -m venv .venv-sdk$*
+	.venv-sdk$*/bin/pip install -q -r requirements/sdk$*.txt
 	touch $@
 .PHONY: sdk-venvs bench-api
 sdk-venvs: $(SDK_VENV_STAMPS)

@@ -91,7 +91,7 @@ def resolve_params(args: argparse.Namespace) -> Params:
     if args.flush_records is not None:
         flush_records = args.flush_records
     else:
-        from slabdb.config import DEFAULT_FLUSH_RECORDS
+        from slabdb.core.config import DEFAULT_FLUSH_RECORDS
 
         # Quick runs keep the same shape (10 L0 slabs -> one L1) at a tenth of the size.
         flush_records = max(100, n // 10) if quick else DEFAULT_FLUSH_RECORDS

@@ -11,12 +11,39 @@ UpsertResponse(upserted_count=1)
 >>> db.close()
 """
 
-from slabdb.client import Client, IndexList, connect
-from slabdb.config import EngineConfig, Settings
-from slabdb.errors import SlabDBError
-from slabdb.index import Index
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Exports load on first use (PEP 562): importing ``slabdb.core`` or the CLI must not pull
+# in numpy, faiss and the engine.
+_EXPORTS = {
+    "Client": "slabdb.client",
+    "Index": "slabdb.client",
+    "IndexList": "slabdb.client",
+    "connect": "slabdb.client",
+    "EngineConfig": "slabdb.core.config",
+    "Settings": "slabdb.core.config",
+    "SlabDBError": "slabdb.core.errors",
+}
+
+if TYPE_CHECKING:
+    from slabdb.client import Client, Index, IndexList, connect
+    from slabdb.core.config import EngineConfig, Settings
+    from slabdb.core.errors import SlabDBError
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'slabdb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Client",

@@ -63,7 +63,7 @@ def main() -> None:
     )
     db = slabdb.connect(args.url, config=config)
     if not db.has_index("crash"):
-        with contextlib.suppress(slabdb.errors.AlreadyExistsError):  # the other writer won
+        with contextlib.suppress(slabdb.core.errors.AlreadyExistsError):  # the other writer won
             db.create_index(name="crash", dimension=DIM, metric="cosine")
     index = db.Index("crash")
     print("READY", flush=True)

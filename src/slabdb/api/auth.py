@@ -12,7 +12,7 @@ import time
 from slabdb.control.catalog_db import ControlCatalog
 from slabdb.control.keys import hash_key, key_id_of, matches
 from slabdb.control.projects import DEFAULT_PROJECT
-from slabdb.errors import UnauthenticatedError
+from slabdb.core.errors import UnauthenticatedError
 
 KEY_CACHE_SECONDS = 5.0
 """A revoked key keeps working at most this long on a server that saw it recently."""

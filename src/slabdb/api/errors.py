@@ -1,4 +1,4 @@
-"""Translate errors into Pinecone's wire shapes (the statuses come from slabdb.errors).
+"""Translate errors into Pinecone's wire shapes (the statuses come from slabdb.core.errors).
 
 Control plane: ``{"error": {"code": "NOT_FOUND", "message": ...}, "status": 404}``.
 Data plane: ``{"code": 5, "message": ..., "details": []}`` (gRPC code, HTTP status).
@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from slabdb.errors import InvalidArgumentError, NotFoundError, SlabDBError
+from slabdb.core.errors import InvalidArgumentError, NotFoundError, SlabDBError
 
 log = logging.getLogger("slabdb.api")
 

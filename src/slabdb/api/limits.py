@@ -6,9 +6,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from slabdb import limits
 from slabdb.api.errors import error_response
-from slabdb.errors import PayloadTooLargeError
+from slabdb.core import limits
+from slabdb.core.errors import PayloadTooLargeError
 
 
 def too_large(size: int | None) -> PayloadTooLargeError:

@@ -31,10 +31,10 @@ from slabdb.api.grpc.backends import GrpcBackends
 from slabdb.api.metrics import ApiMetrics
 from slabdb.api.mux import MuxProtocol
 from slabdb.api.rest.app import create_app
-from slabdb.config import EngineConfig
 from slabdb.control.catalog_db import ControlCatalog
 from slabdb.control.keys import NewKey
 from slabdb.control.projects import DEFAULT_PROJECT, Projects
+from slabdb.core.config import EngineConfig
 from slabdb.embed.models import EmbedModels
 from slabdb.storage import ObjectStore, open_store
 

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from slabdb.control.projects import IndexInfo
-from slabdb.errors import InvalidArgumentError
+from slabdb.core.errors import InvalidArgumentError
 
 NEWEST = "2026-07"
 SCHEMA_SHAPE_SINCE = "2026-07"

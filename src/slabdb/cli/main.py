@@ -13,8 +13,8 @@ from rich.table import Table
 import slabdb
 from slabdb.cli.serve import keys_app, serve
 from slabdb.cli.sync import sync_app
-from slabdb.config import Settings
-from slabdb.errors import SlabDBError
+from slabdb.core.config import Settings
+from slabdb.core.errors import SlabDBError
 
 app = typer.Typer(
     help="SlabDB: a vector database with Pinecone's architecture and API.", no_args_is_help=True

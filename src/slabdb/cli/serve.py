@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from slabdb.config import Settings
+from slabdb.core.config import Settings
 
 console = Console()
 keys_app = typer.Typer(help="Manage projects' API keys.", no_args_is_help=True)
@@ -79,7 +79,7 @@ def _catalog(data: str, catalog: str):  # type: ignore[no-untyped-def]
     SQLite file in the ``--data`` directory."""
     from slabdb.api.server import catalog_url
     from slabdb.control.catalog_db import ControlCatalog
-    from slabdb.errors import StorageError
+    from slabdb.core.errors import StorageError
     from slabdb.storage import open_store
 
     try:
@@ -101,10 +101,10 @@ def keys_create(
     catalog: str = typer.Option("", help=CATALOG_HELP),
 ) -> None:
     """Create an API key and print it (it is shown only this once)."""
-    from slabdb import validation
+    from slabdb.client import validation
     from slabdb.control.keys import new_key
     from slabdb.control.projects import DEFAULT_PROJECT
-    from slabdb.errors import AlreadyExistsError, NotFoundError
+    from slabdb.core.errors import AlreadyExistsError, NotFoundError
 
     cat = _catalog(data, catalog)
     try:

@@ -12,29 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from slabdb.core.values import IndexSpec, RecordVersion, SparseVector
 from slabdb.lsm.manifest import SlabEntry
-from slabdb.memtable import RecordVersion
-from slabdb.ops import SparseVector
 from slabdb.slab import SlabBuilder, SlabReader
-
-
-@dataclass(frozen=True)
-class IndexSpec:
-    """What every slab of an index shares."""
-
-    dimension: int | None
-    metric: str
-    vector_type: str
+from slabdb.storage.keys import slab_key
 
 
 @dataclass(frozen=True)
 class BuiltSlab:
     entry: SlabEntry
     data: bytes
-
-
-def slab_key(prefix: str, level: int, slab_id: str) -> str:
-    return f"{prefix}slabs/L{level}-{slab_id}.slab"
 
 
 @dataclass(frozen=True)
@@ -154,16 +141,3 @@ def merge_slabs(
         ids=ids, lsns=lsns, deleted=deleted, vectors=vectors, metadata=metadata, sparse=sparse
     )
     return _encode(prefix, spec, level, rows)
-
-
-def slab_version(reader: SlabReader, row: int) -> RecordVersion:
-    """The record version stored at ``row`` of a slab (tombstones carry no data)."""
-    deleted = bool(reader.deleted[row])
-    return RecordVersion(
-        id=reader.ids[row],
-        lsn=int(reader.lsns[row]),
-        deleted=deleted,
-        vector=None if deleted or reader.vectors is None else reader.vectors[row],
-        metadata=None if deleted else reader.metadata(row),
-        sparse=None if deleted else reader.sparse(row),
-    )

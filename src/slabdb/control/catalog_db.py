@@ -7,7 +7,7 @@
     index_slots (project, name) PK, slot UNIQUE, meta (JSON), created_at
 
 An index's records and its engine config live in the object store (see
-:mod:`slabdb.catalog`); the SQL catalog holds what only the server needs: which
+:mod:`slabdb.client.catalog`); the SQL catalog holds what only the server needs: which
 project owns it, its *slot* (the index's port is ``base port + slot``) and the API
 metadata the engine does not keep (cloud, region, the 2026-07 schema as sent).
 
@@ -22,12 +22,12 @@ Concurrency and failures:
   the schema is created and slots are claimed under a transaction-scoped advisory lock,
   so two processes starting at once, or creating indexes at once, are serialized: slot
   allocation (lowest free slot) is race-free across processes.
-* Unique violations become :class:`~slabdb.errors.AlreadyExistsError`.
+* Unique violations become :class:`~slabdb.core.errors.AlreadyExistsError`.
 * One connection per process, behind a lock.  A lost Postgres connection (server
   restart, network cut) is reopened on the next call; a statement that failed because
   the connection was lost is retried when that is safe (reads, and writes whose
   ``COMMIT`` was not yet sent).  If Postgres stays unreachable the call raises
-  :class:`~slabdb.errors.StorageError` (HTTP 503).
+  :class:`~slabdb.core.errors.StorageError` (HTTP 503).
 * The URL's password never appears in messages: :func:`redact_url` is what gets shown.
 """
 
@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from slabdb.errors import (
+from slabdb.core.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,

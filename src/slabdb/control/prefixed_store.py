@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
-from slabdb.errors import InvalidArgumentError
+from slabdb.core.errors import InvalidArgumentError
 from slabdb.storage.base import GetResult, ObjectMeta, ObjectStore
 
 

@@ -14,17 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from slabdb import validation
-from slabdb.client import Client
-from slabdb.config import EngineConfig
+from slabdb.client import Client, validation
+from slabdb.client.index import Index
+from slabdb.client.responses import IndexModel
 from slabdb.control.catalog_db import ControlCatalog, IndexSlot, Project
 from slabdb.control.keys import NewKey, new_key
 from slabdb.control.prefixed_store import PrefixedStore
+from slabdb.core.config import EngineConfig
+from slabdb.core.errors import AlreadyExistsError, IndexNotFoundError, NotFoundError
 from slabdb.embed.models import EmbedModels
-from slabdb.errors import AlreadyExistsError, IndexNotFoundError, NotFoundError
-from slabdb.index import Index
 from slabdb.storage.base import ObjectStore
-from slabdb.types import IndexModel
 
 DEFAULT_PROJECT = "default"
 INDEX_HANDLE_TTL_SECONDS = 2.0

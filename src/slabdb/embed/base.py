@@ -19,7 +19,7 @@ Contract (tested for every backend in ``tests/unit/embed``):
   :class:`EmbeddingRejectedError` when the backend refused the request (retrying the same
   input will not help), :class:`ModelUnavailableError` when a local model is not installed.
 
-Error classes (extend the tree in :mod:`slabdb.errors`)::
+Error classes (extend the tree in :mod:`slabdb.core.errors`)::
 
     SlabDBError
     ├── InvalidArgumentError
@@ -40,7 +40,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from slabdb.errors import GrpcCode, InvalidArgumentError, SlabDBError
+from slabdb.core.errors import GrpcCode, InvalidArgumentError, SlabDBError
 
 FloatMatrix = npt.NDArray[np.float32]
 """Shape ``(n, dimension)``, dtype float32."""

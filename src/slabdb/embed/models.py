@@ -23,9 +23,9 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from slabdb import limits
+from slabdb.core import limits
+from slabdb.core.errors import InvalidArgumentError
 from slabdb.embed.base import Embedder
-from slabdb.errors import InvalidArgumentError
 
 DEFAULT_MODEL = "minilm"
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slabdb.ops import Op
+from slabdb.core.ops import Op
 
 
 @dataclass

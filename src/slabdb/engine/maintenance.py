@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 
 from slabdb.compaction.planner import CompactionPlanner
 from slabdb.compaction.runner import merge_slabs
-from slabdb.config import EngineConfig
+from slabdb.core.config import EngineConfig
 from slabdb.engine.namespace import Namespace
-from slabdb.wal.log import lsn_of_key
+from slabdb.storage.keys import lsn_of_key, slabs_prefix, wal_prefix
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def collect_garbage(ns: Namespace, grace_seconds: float, now: datetime | None = 
     manifest = ns.manifest
     live = manifest.slab_keys()
     deleted = 0
-    for meta in list(ns.store.list(f"{ns.prefix}slabs/")):
+    for meta in list(ns.store.list(slabs_prefix(ns.prefix))):
         if meta.key in live:
             state.unreferenced_since.pop(meta.key, None)
             continue
@@ -79,7 +79,7 @@ def collect_garbage(ns: Namespace, grace_seconds: float, now: datetime | None = 
     state.note_checkpoint(now_ts, manifest.checkpoint_lsn)
     safe_lsn = state.checkpoint_seen_before(now_ts - grace_seconds)
     if safe_lsn:
-        for meta in list(ns.store.list(f"{ns.prefix}wal/")):
+        for meta in list(ns.store.list(wal_prefix(ns.prefix))):
             if lsn_of_key(meta.key) > safe_lsn:
                 break
             ns.store.delete(meta.key)

@@ -21,17 +21,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from slabdb.compaction.runner import BuiltSlab, IndexSpec, build_slab
-from slabdb.config import EngineConfig
-from slabdb.engine.gc_state import GcState
-from slabdb.engine.group_commit import GroupCommitter
-from slabdb.engine.sources import MemtableSource, SlabSource, Source
-from slabdb.engine.view import NamespaceView
-from slabdb.errors import ConflictError, StaleNamespaceError
-from slabdb.filters import parse_filter
-from slabdb.lsm.manifest import ManifestRecord, ManifestStore, SlabEntry
-from slabdb.memtable import Memtable, RecordVersion
-from slabdb.ops import (
+from slabdb.compaction.runner import BuiltSlab, build_slab
+from slabdb.core.config import EngineConfig
+from slabdb.core.errors import ConflictError, StaleNamespaceError
+from slabdb.core.ops import (
     DeleteAllOp,
     DeleteByFilterOp,
     DeleteOp,
@@ -41,6 +34,14 @@ from slabdb.ops import (
     UpsertOp,
     WalEntry,
 )
+from slabdb.core.values import IndexSpec, RecordVersion
+from slabdb.engine.gc_state import GcState
+from slabdb.engine.group_commit import GroupCommitter
+from slabdb.engine.sources import MemtableSource, SlabSource, Source
+from slabdb.engine.view import NamespaceView
+from slabdb.filters import parse_filter
+from slabdb.lsm.manifest import ManifestRecord, ManifestStore, SlabEntry
+from slabdb.memtable import Memtable
 from slabdb.slab import SlabReader
 from slabdb.storage.base import ObjectStore
 from slabdb.wal import WalWriter, encode_ops, read_wal, wal_key

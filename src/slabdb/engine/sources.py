@@ -14,11 +14,10 @@ import numpy as np
 import numpy.typing as npt
 from pyroaring import BitMap
 
-from slabdb.compaction.runner import slab_version
+from slabdb.core.values import RecordVersion, SparseVector
 from slabdb.filters import Expr, matches, to_bitmap
-from slabdb.memtable import MemtableSnapshot, RecordVersion
+from slabdb.memtable import MemtableSnapshot
 from slabdb.memtable.memtable import SEGMENT_ROWS
-from slabdb.ops import SparseVector
 from slabdb.query.scoring import dense_scores, sparse_dot, top_k_rows
 from slabdb.slab import SlabReader
 
@@ -174,7 +173,7 @@ class SlabSource(Source):
         return self.reader.id_to_row.get(record_id)
 
     def version(self, row: int) -> RecordVersion:
-        return slab_version(self.reader, row)
+        return self.reader.version(row)
 
     def id_at(self, row: int) -> str:
         return self.reader.ids[row]

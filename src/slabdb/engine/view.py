@@ -22,10 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from slabdb.core.values import RecordVersion, SparseVector
 from slabdb.engine.sources import SlabSource, Source
 from slabdb.filters import Expr
-from slabdb.memtable import RecordVersion
-from slabdb.ops import SparseVector
 from slabdb.query.scoring import higher_is_better
 
 F32 = npt.NDArray[np.float32]

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
-from slabdb.errors import CorruptionError
+from slabdb.core.errors import CorruptionError
 
 F64 = npt.NDArray[np.float64]
 

@@ -46,8 +46,8 @@ import math
 from collections.abc import Mapping
 from typing import Any, cast
 
-from slabdb import limits
-from slabdb.errors import InvalidFilterError
+from slabdb.core import limits
+from slabdb.core.errors import InvalidFilterError
 from slabdb.filters.ast import (
     FIELD_OPS,
     LOGICAL_OPS,
@@ -71,7 +71,7 @@ MAX_FILTER_DEPTH = 20
 def parse_filter(filter: Mapping[str, Any] | None) -> Expr | None:
     """Parse a Pinecone filter; ``None`` means "match everything".
 
-    Raises :class:`~slabdb.errors.InvalidFilterError` naming the problem and where
+    Raises :class:`~slabdb.core.errors.InvalidFilterError` naming the problem and where
     it is (for example ``unknown operator '$foo' for field 'genre'``).
     """
     if filter is None:

@@ -3,7 +3,7 @@
 Pinecone's rules: metadata is a flat JSON object whose values are strings, finite
 numbers, booleans or lists of strings; no nulls, no nested objects; at most
 :data:`MAX_METADATA_BYTES` when JSON-encoded.  Breaking a rule raises
-:class:`~slabdb.errors.InvalidMetadataError` with a message that names the field.
+:class:`~slabdb.core.errors.InvalidMetadataError` with a message that names the field.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from slabdb import limits
-from slabdb.errors import InvalidMetadataError
+from slabdb.core import limits
+from slabdb.core.errors import InvalidMetadataError
 
 MAX_METADATA_BYTES = limits.MAX_METADATA_BYTES
 """Largest JSON-encoded metadata of one record, in bytes (Pinecone: 40 KB)."""

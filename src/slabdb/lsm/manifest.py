@@ -15,13 +15,14 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from slabdb.errors import (
+from slabdb.core.errors import (
     CorruptionError,
     ObjectExistsError,
     ObjectNotFoundError,
     PreconditionFailedError,
 )
 from slabdb.storage.base import ObjectStore
+from slabdb.storage.keys import manifest_key
 
 MANIFEST_FORMAT = 1
 
@@ -114,7 +115,7 @@ class ManifestStore:
 
     def __init__(self, store: ObjectStore, prefix: str) -> None:
         self._store = store
-        self.key = f"{prefix}manifest.json"
+        self.key = manifest_key(prefix)
 
     def load(self) -> tuple[ManifestRecord, str | None]:
         """The current manifest and its ETag (an empty manifest and None if none yet)."""

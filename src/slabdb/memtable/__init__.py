@@ -1,5 +1,5 @@
 """The in-memory freshness layer."""
 
-from slabdb.memtable.memtable import Memtable, MemtableSnapshot, RecordVersion
+from slabdb.memtable.memtable import Memtable, MemtableSnapshot
 
-__all__ = ["Memtable", "MemtableSnapshot", "RecordVersion"]
+__all__ = ["Memtable", "MemtableSnapshot"]

@@ -15,26 +15,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from slabdb.core.values import RecordVersion, SparseVector
 from slabdb.filters.metadata_index import MetadataIndex
-from slabdb.ops import SparseVector
 from slabdb.query.scoring import vector_norms
 
 F32 = npt.NDArray[np.float32]
 _INITIAL_CAPACITY = 256
 SEGMENT_ROWS = 1024
 """Rows per immutable metadata-index segment; filters evaluate row by row only in the tail."""
-
-
-@dataclass(frozen=True)
-class RecordVersion:
-    """One version of one record; ``deleted`` versions are tombstones."""
-
-    id: str
-    lsn: int
-    deleted: bool = False
-    vector: F32 | None = None
-    metadata: dict[str, Any] | None = None
-    sparse: SparseVector | None = None
 
 
 class SegmentIndex:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from slabdb.ops import SparseVector
+from slabdb.core.values import SparseVector
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]

@@ -33,12 +33,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from slabdb.core.values import METRICS, VECTOR_TYPES, SparseVector
 from slabdb.filters.metadata_index import MetadataIndex
-from slabdb.ops import SparseVector
 from slabdb.query.scoring import vector_norms
 from slabdb.slab.format import Section, SlabStats, encode_slab
 from slabdb.slab.sparse import Postings, SparseRows
-from slabdb.types import METRICS, VECTOR_TYPES
 
 MAX_SLAB_ROWS = 2**32 - 1
 """Rows are numbered by 32-bit roaring bitmaps."""

@@ -15,7 +15,7 @@ A slab is one immutable object::
 
 Reading checks the trailer, the footer's CRC, that every section lies inside the
 object and every section's CRC-32; any mismatch raises
-:class:`~slabdb.errors.CorruptionError`.  The format is versioned by
+:class:`~slabdb.core.errors.CorruptionError`.  The format is versioned by
 :data:`FORMAT_VERSION`; readers refuse versions they do not know.
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from slabdb.errors import CorruptionError
+from slabdb.core.errors import CorruptionError
 from slabdb.filters.metadata_index import FieldStats
 
 FORMAT_VERSION = 1

@@ -1,7 +1,7 @@
 """Read a slab: zero-copy views over its sections, filters, and exact search.
 
 :meth:`SlabReader.from_bytes` checks the object's framing and every section's
-checksum (:class:`~slabdb.errors.CorruptionError` otherwise), then decodes lazily:
+checksum (:class:`~slabdb.core.errors.CorruptionError` otherwise), then decodes lazily:
 arrays are views into the object's bytes, and ids, metadata columns, the metadata
 index and the sparse structures are decoded the first time they are used.  A reader
 is immutable and may be shared by threads.
@@ -26,11 +26,11 @@ import numpy as np
 import numpy.typing as npt
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
-from slabdb.errors import CorruptionError, DimensionMismatchError
+from slabdb.core.errors import CorruptionError, DimensionMismatchError
+from slabdb.core.values import METRICS, RecordVersion, SparseVector
 from slabdb.filters.ast import Expr
 from slabdb.filters.evaluate import to_bitmap
 from slabdb.filters.metadata_index import FieldStats, MetadataIndex, bitmap_from_rows
-from slabdb.ops import SparseVector
 from slabdb.query.scoring import dense_scores, top_k_rows
 from slabdb.slab.format import (
     BYTES_DTYPE,
@@ -41,7 +41,6 @@ from slabdb.slab.format import (
     section_bytes,
 )
 from slabdb.slab.sparse import Postings, SparseRows
-from slabdb.types import METRICS
 
 I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
@@ -194,6 +193,18 @@ class SlabReader:
         return self._sparse_rows.row(row)
 
     # --- filters and search -----------------------------------------------------------
+    def version(self, row: int) -> RecordVersion:
+        """The record version stored at ``row`` (tombstones carry no data)."""
+        deleted = bool(self.deleted[row])
+        return RecordVersion(
+            id=self.ids[row],
+            lsn=int(self.lsns[row]),
+            deleted=deleted,
+            vector=None if deleted or self.vectors is None else self.vectors[row],
+            metadata=None if deleted else self.metadata(row),
+            sparse=None if deleted else self.sparse(row),
+        )
+
     def filter_bitmap(self, expr: Expr | None) -> BitMap:
         """Live rows whose metadata satisfies ``expr`` (None: every live row)."""
         if expr is None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from slabdb.ops import SparseVector
+from slabdb.core.values import SparseVector
 
 I64 = npt.NDArray[np.int64]
 U32 = npt.NDArray[np.uint32]

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from obstore.store import LocalStore, MemoryStore, S3Store
 
-from slabdb.errors import InvalidArgumentError, StorageError
+from slabdb.core.errors import InvalidArgumentError, StorageError
 from slabdb.storage.base import ObjectStore
 from slabdb.storage.obstore_store import ObstoreObjectStore
 

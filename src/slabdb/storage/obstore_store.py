@@ -41,7 +41,7 @@ from typing import Any
 from obstore import exceptions as obs_exc
 from obstore.store import LocalStore, MemoryStore, S3Store
 
-from slabdb.errors import (
+from slabdb.core.errors import (
     InvalidArgumentError,
     ObjectExistsError,
     ObjectNotFoundError,

@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from slabdb.errors import InvalidArgumentError, NotFoundError
+from slabdb.core.errors import InvalidArgumentError, NotFoundError
 
 SCHEMA = "slabdb_sync"
 """Every table, view and function the pipeline installs lives in this schema."""

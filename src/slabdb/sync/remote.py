@@ -8,7 +8,7 @@ environment variable holding the API key, never the key:
 
 Upserts are split so no request exceeds 1000 records or the 2 MB request limit; deletes
 and fetches go in slices of ids. HTTP 4xx answers other than 408/429 become
-:class:`~slabdb.errors.InvalidArgumentError` (the sync gives up on such a key at once);
+:class:`~slabdb.core.errors.InvalidArgumentError` (the sync gives up on such a key at once);
 everything else is retried by the sync's backoff.
 """
 
@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from slabdb import limits
-from slabdb.errors import InvalidArgumentError
+from slabdb.core import limits
+from slabdb.core.errors import InvalidArgumentError
 from slabdb.sync.target import SyncTarget, TargetBatch
 
 T = TypeVar("T")

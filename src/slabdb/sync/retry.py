@@ -15,8 +15,8 @@ import random as _random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from slabdb.core.errors import InvalidArgumentError
 from slabdb.embed.base import EmbeddingError
-from slabdb.errors import InvalidArgumentError
 
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_INITIAL_BACKOFF_SECONDS = 1.0

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import psycopg
 from psycopg import sql
 
-from slabdb.errors import InvalidArgumentError
+from slabdb.core.errors import InvalidArgumentError
 from slabdb.sync.config import SCHEMA, SyncConfig, SyncNotFoundError
 
 _SHARED_DDL = f"""

@@ -15,9 +15,9 @@ from typing import Any
 
 import psycopg
 
+from slabdb.core.errors import InvalidArgumentError
 from slabdb.embed import registry
 from slabdb.embed.base import Embedder
-from slabdb.errors import InvalidArgumentError
 from slabdb.sync import schema
 from slabdb.sync.config import (
     DEFAULT_CHUNK_CHARS,

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from slabdb import limits
-from slabdb.errors import InvalidArgumentError
+from slabdb.core import limits
+from slabdb.core.errors import InvalidArgumentError
 
 
 @dataclass

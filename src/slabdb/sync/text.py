@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from slabdb.errors import InvalidArgumentError
+from slabdb.core.errors import InvalidArgumentError
 
 CHUNK_SEPARATOR = "#"
 

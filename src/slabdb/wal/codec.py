@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from slabdb.errors import CorruptionError
-from slabdb.ops import (
+from slabdb.core.errors import CorruptionError
+from slabdb.core.ops import (
     DeleteAllOp,
     DeleteByFilterOp,
     DeleteOp,

@@ -10,20 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from slabdb.errors import ObjectExistsError, ObjectNotFoundError
-from slabdb.ops import WalEntry
+from slabdb.core.errors import ObjectExistsError, ObjectNotFoundError
+from slabdb.core.ops import WalEntry
 from slabdb.storage.base import ObjectStore
+from slabdb.storage.keys import wal_key
 from slabdb.wal.codec import decode_ops
-
-LSN_DIGITS = 20
-
-
-def wal_key(prefix: str, lsn: int) -> str:
-    return f"{prefix}wal/{lsn:0{LSN_DIGITS}d}"
-
-
-def lsn_of_key(key: str) -> int:
-    return int(key.rsplit("/", 1)[-1])
 
 
 def read_wal(store: ObjectStore, prefix: str, after_lsn: int = 0) -> Iterator[WalEntry]:

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from slabdb.errors import InvalidArgumentError
+from slabdb.core.errors import InvalidArgumentError
 from slabdb.sync import bootstrap, init_sync, uninstall_sync
 
 Env = Any

@@ -5,7 +5,7 @@ import pytest
 
 import slabdb
 from slabdb import EngineConfig
-from slabdb.errors import (
+from slabdb.core.errors import (
     AlreadyExistsError,
     IndexNotFoundError,
     InvalidArgumentError,
@@ -283,7 +283,7 @@ def test_bad_queries_are_rejected(index, kwargs):
 
 
 def test_request_size_limit(db):
-    from slabdb.errors import PayloadTooLargeError
+    from slabdb.core.errors import PayloadTooLargeError
 
     db.create_index(name="big", dimension=1000, metric="dotproduct")
     big = db.Index("big")

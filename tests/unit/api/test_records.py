@@ -9,11 +9,11 @@ import pytest
 
 import slabdb
 from slabdb.api.rest.records import parse_ndjson
-from slabdb.catalog import IndexCatalog
 from slabdb.client import Client
+from slabdb.client.catalog import IndexCatalog
+from slabdb.client.records import MAX_UPSERT_RECORDS
+from slabdb.core.errors import InvalidArgumentError, LimitExceededError
 from slabdb.embed.models import EmbedModels, parse_aliases
-from slabdb.errors import InvalidArgumentError, LimitExceededError
-from slabdb.records import MAX_UPSERT_RECORDS
 from slabdb.storage import open_store
 
 EMBED = {"model": "fake", "field_map": {"text": "chunk_text"}, "dimension": 8}

@@ -15,7 +15,7 @@ from slabdb.api.auth import Authenticator
 from slabdb.control.catalog_db import ControlCatalog, redact_url
 from slabdb.control.keys import key_id_of, matches, new_key
 from slabdb.control.prefixed_store import PrefixedStore
-from slabdb.errors import (
+from slabdb.core.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,

@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from slabdb.errors import InvalidArgumentError, InvalidFilterError
+from slabdb.core.errors import InvalidArgumentError, InvalidFilterError
 from slabdb.filters import MAX_FILTER_DEPTH, MAX_IN_VALUES, parse_filter
 from slabdb.filters.ast import And, Cmp, MatchAll, Or, referenced_fields
 

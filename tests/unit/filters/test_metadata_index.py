@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pyroaring import BitMap
 
-from slabdb.errors import CorruptionError
+from slabdb.core.errors import CorruptionError
 from slabdb.filters import FieldStats, MetadataIndex, bitmap_from_rows
 
 ROWS: list[dict[str, Any] | None] = [

@@ -5,7 +5,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from slabdb.errors import InvalidArgumentError, InvalidMetadataError
+from slabdb.core.errors import InvalidArgumentError, InvalidMetadataError
 from slabdb.filters import MAX_METADATA_BYTES, metadata_size, validate_metadata
 
 

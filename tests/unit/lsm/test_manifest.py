@@ -1,6 +1,6 @@
 import pytest
 
-from slabdb.errors import ConflictError, CorruptionError
+from slabdb.core.errors import ConflictError, CorruptionError
 from slabdb.lsm.manifest import ManifestRecord, ManifestStore, SlabEntry
 from slabdb.storage import open_store
 

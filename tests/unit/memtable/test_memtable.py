@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from slabdb.core.values import RecordVersion
 from slabdb.engine.sources import MemtableSource
 from slabdb.filters import matches, parse_filter
-from slabdb.memtable import Memtable, RecordVersion
+from slabdb.memtable import Memtable
 from slabdb.memtable.memtable import SEGMENT_ROWS
 
 FILTERS = [

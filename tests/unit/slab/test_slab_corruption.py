@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from slabdb.errors import CorruptionError
-from slabdb.ops import SparseVector
+from slabdb.core.errors import CorruptionError
+from slabdb.core.values import SparseVector
 from slabdb.slab import SlabBuilder, SlabReader
 from slabdb.slab.format import TRAILER
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from pyroaring import BitMap, FrozenBitMap
 
+from slabdb.core.values import SparseVector
 from slabdb.filters import parse_filter
-from slabdb.ops import SparseVector
 from slabdb.slab import FORMAT_VERSION, SlabBuilder, SlabReader, SlabStats
 
 N, DIM = 40, 6

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from pyroaring import BitMap
 
-from slabdb.errors import DimensionMismatchError
+from slabdb.core.errors import DimensionMismatchError
+from slabdb.core.values import SparseVector
 from slabdb.filters import parse_filter
-from slabdb.ops import SparseVector
 from slabdb.slab import SlabBuilder, SlabReader
 from slabdb.slab import reader as reader_module
 

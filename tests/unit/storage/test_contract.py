@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from slabdb.errors import (
+from slabdb.core.errors import (
     InvalidArgumentError,
     ObjectExistsError,
     ObjectNotFoundError,
@@ -327,7 +327,7 @@ def test_key_reusable_after_delete_prefix(store: ObjectStore) -> None:
 
 _WORKER = r"""
 import os, sys, time
-from slabdb.errors import ObjectExistsError, PreconditionFailedError
+from slabdb.core.errors import ObjectExistsError, PreconditionFailedError
 from slabdb.storage import open_store
 
 root, mode, wid, n, sync_dir = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from obstore.store import S3Store
 
-from slabdb.errors import InvalidArgumentError, StorageError
+from slabdb.core.errors import InvalidArgumentError, StorageError
 from slabdb.storage import ObstoreObjectStore, open_store
 from slabdb.testing.s3 import MotoS3Server
 

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from slabdb import limits
-from slabdb.errors import InvalidArgumentError
+from slabdb.core import limits
+from slabdb.core.errors import InvalidArgumentError
 from slabdb.sync.remote import REQUEST_BUDGET_BYTES, record_size, upsert_slices
 
 

@@ -7,8 +7,8 @@ import decimal
 
 import pytest
 
+from slabdb.core.errors import InvalidArgumentError
 from slabdb.embed.base import EmbeddingRejectedError, EmbeddingUnavailableError
-from slabdb.errors import InvalidArgumentError
 from slabdb.sync.config import SyncConfig
 from slabdb.sync.retry import OutboxRetryPolicy
 from slabdb.sync.text import TextTemplate, checksum, chunk_text, metadata_value, vector_id

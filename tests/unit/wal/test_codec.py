@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from slabdb.errors import CorruptionError
-from slabdb.ops import (
+from slabdb.core.errors import CorruptionError
+from slabdb.core.ops import (
     DeleteAllOp,
     DeleteByFilterOp,
     DeleteOp,

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import grpc
 
-from slabdb import limits
 from slabdb.api.auth import Authenticator
 from slabdb.api.grpc.gen import db_data_pb2_grpc as pb_grpc
 from slabdb.api.grpc.service import VectorServicer
 from slabdb.api.metrics import ApiMetrics
 from slabdb.control.projects import Projects
+from slabdb.core import limits
 
 log = logging.getLogger("slabdb.grpc")
 GRPC_THREADS = 16

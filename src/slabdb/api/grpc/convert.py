@@ -8,7 +8,7 @@ from google.protobuf import json_format
 from google.protobuf.struct_pb2 import Struct
 
 from slabdb.api.grpc.gen import db_data_pb2 as pb
-from slabdb.types import SparseValues, Usage, Vector
+from slabdb.client.responses import SparseValues, Usage, Vector
 
 
 def struct_in(msg: Any, field: str) -> dict[str, Any] | None:

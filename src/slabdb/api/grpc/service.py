@@ -1,7 +1,7 @@
 """``VectorService`` over the embedded API: one servicer per index slot.
 
 Authentication reads the ``api-key`` metadata; errors become the gRPC status that
-:mod:`slabdb.errors` names, with the same messages as REST.
+:mod:`slabdb.core.errors` names, with the same messages as REST.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from slabdb.api.grpc.gen import db_data_pb2 as pb
 from slabdb.api.grpc.gen import db_data_pb2_grpc as pb_grpc
 from slabdb.api.metrics import ApiMetrics
 from slabdb.api.rest.convert import DEFAULT_NAMESPACE
+from slabdb.client.index import Index
 from slabdb.control.projects import Projects
-from slabdb.errors import InvalidArgumentError
-from slabdb.index import Index
+from slabdb.core.errors import InvalidArgumentError
 
 access_log = logging.getLogger("slabdb.access")
 _STATUS = {code.value[0]: code for code in grpc.StatusCode}

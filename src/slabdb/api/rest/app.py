@@ -14,7 +14,7 @@ from slabdb.api.limits import BodyLimitMiddleware, too_large
 from slabdb.api.metrics import CONTENT_TYPE
 from slabdb.api.observability import RequestContextMiddleware
 from slabdb.api.rest import control, data, records
-from slabdb.errors import InvalidArgumentError, NotFoundError, SlabDBError
+from slabdb.core.errors import InvalidArgumentError, NotFoundError, SlabDBError
 
 
 def _data_plane(request: Request) -> bool:

@@ -13,7 +13,7 @@ from slabdb.api.context import ServerContext
 from slabdb.api.rest.deps import JSON, Ctx, ProjectName
 from slabdb.api.rest.models import ConfigureIndexRequest, CreateIndexRequest
 from slabdb.control.projects import IndexInfo
-from slabdb.errors import InvalidArgumentError
+from slabdb.core.errors import InvalidArgumentError
 
 router = APIRouter(tags=["control plane"])
 

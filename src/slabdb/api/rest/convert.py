@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slabdb.types import (
+from slabdb.client.responses import (
     DescribeIndexStatsResponse,
     FetchByMetadataResponse,
     FetchResponse,

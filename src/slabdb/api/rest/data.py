@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from slabdb import limits
 from slabdb.api.rest import convert
 from slabdb.api.rest.deps import JSON, DataIndex
 from slabdb.api.rest.models import (
@@ -19,7 +18,8 @@ from slabdb.api.rest.models import (
     UpdateRequest,
     UpsertRequest,
 )
-from slabdb.errors import InvalidArgumentError
+from slabdb.core import limits
+from slabdb.core.errors import InvalidArgumentError
 
 router = APIRouter(tags=["data plane"])
 

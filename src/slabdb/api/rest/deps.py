@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from starlette.responses import Response
 
 from slabdb.api.context import ServerContext
-from slabdb.errors import NotFoundError
-from slabdb.index import Index
+from slabdb.client.index import Index
+from slabdb.core.errors import NotFoundError
 
 
 class JSON(Response):

@@ -1,6 +1,6 @@
 """Integrated embedding over REST: ``POST /indexes/create-for-model`` (control plane) and
 the records API on each index's port: ``POST /records/namespaces/{ns}/upsert`` (NDJSON)
-and ``POST /records/namespaces/{ns}/search``. The logic is :mod:`slabdb.records`."""
+and ``POST /records/namespaces/{ns}/search``. The logic is :mod:`slabdb.client.records`."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from slabdb.api.rest.control import _model
 from slabdb.api.rest.deps import JSON, Ctx, DataIndex, ProjectName
 from slabdb.api.rest.models import _Body
 from slabdb.api.versions import DEFAULT_CLOUD, DEFAULT_REGION, parse_tags
-from slabdb.errors import InvalidArgumentError
-from slabdb.records import MAX_UPSERT_RECORDS, SearchRecordsResponse
+from slabdb.client.records import MAX_UPSERT_RECORDS, SearchRecordsResponse
+from slabdb.core.errors import InvalidArgumentError
 
 router = APIRouter(tags=["integrated embedding"])
 

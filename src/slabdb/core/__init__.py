@@ -1,0 +1,1 @@
+"""Core value types, errors, limits and settings: what every layer may import."""
