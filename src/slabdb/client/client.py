@@ -12,12 +12,13 @@ from typing import Any
 
 from slabdb.client import validation
 from slabdb.client.catalog import IndexCatalog, IndexConfig
+from slabdb.client.context import IndexContext
+from slabdb.client.embedding import parse_embed, public_embed
+from slabdb.client.handles import NamespaceHandles
 from slabdb.client.index import Index
-from slabdb.client.records import create_index_for_model, public_embed
 from slabdb.client.responses import IndexModel
 from slabdb.core.config import EngineConfig
-from slabdb.core.errors import ClosedError, InvalidArgumentError, PermissionDeniedError
-from slabdb.core.values import IndexSpec
+from slabdb.core.errors import InvalidArgumentError, PermissionDeniedError
 from slabdb.embed.models import EmbedModels
 from slabdb.engine.maintenance import BackgroundWorker
 from slabdb.engine.namespace import Namespace
@@ -49,16 +50,16 @@ class Client:
         self.embed_models = embed_models or EmbedModels(allow_test_models=True)
         """Models ``create_index_for_model`` may use (embedded default: all local ones)."""
         self.catalog = IndexCatalog(store)
-        self._lock = threading.RLock()
-        self._namespaces: dict[tuple[str, str, str], Namespace] = {}
-        self._opening: dict[tuple[str, str, str], threading.Lock] = {}
+        self.handles = NamespaceHandles(store, self.catalog, self.config)
+        self._lock = threading.Lock()
         self._closed = False
         self.executor = ThreadPoolExecutor(
             max_workers=self.config.query_threads, thread_name_prefix="slabdb-query"
         )
         self._worker: BackgroundWorker | None = None
         if self.config.background:
-            self._worker = BackgroundWorker(self.config, self.open_namespaces)
+            self._worker = BackgroundWorker(self.config, self.handles.engines)
+            self.handles.on_frozen = self._worker.wake
             self._worker.start()
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -72,9 +73,10 @@ class Client:
             if self._worker is not None:
                 self._worker.stop()
             if flush:
-                for ns in self.open_namespaces():
+                for ns in self.handles.engines():
                     ns.flush()
         finally:
+            self.handles.close()
             self.executor.shutdown(wait=True)
             self.store.close()
 
@@ -85,69 +87,16 @@ class Client:
         self.close()
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise ClosedError("this SlabDB client is closed")
+        self.handles.check_open()
 
-    # --- namespaces (engine handles) -----------------------------------------------------------
+    # --- open namespaces --------------------------------------------------------------------
     def open_namespaces(self) -> list[Namespace]:
-        with self._lock:
-            for key in [k for k, e in self._namespaces.items() if e.deleted]:
-                self._namespaces.pop(key)
-            return list(self._namespaces.values())
+        """Engines of the namespaces opened so far (for stats, tests and tools)."""
+        return self.handles.engines()
 
     def open_namespace_entries(self) -> list[tuple[str, str, Namespace]]:
         """(index name, namespace name, engine) of every open namespace, for metrics."""
-        with self._lock:
-            return [
-                (index, ns, engine)
-                for (index, _inc, ns), engine in self._namespaces.items()
-                if not engine.deleted
-            ]
-
-    def namespace(self, cfg: IndexConfig, ns: str, create: bool) -> Namespace | None:
-        """The engine of one namespace, opened on first use (None if absent and not ``create``)."""
-        self._check_open()
-        key = (cfg.name, cfg.incarnation, ns)
-        with self._lock:
-            engine = self._namespaces.get(key)
-            if engine is not None and not engine.deleted:
-                return engine
-            opening = self._opening.setdefault(key, threading.Lock())
-        # Opening reads the manifest, slabs and WAL: hold only this namespace's lock,
-        # so requests to other namespaces are not stalled meanwhile.
-        with opening:
-            with self._lock:
-                engine = self._namespaces.get(key)
-            if engine is not None and not engine.deleted:
-                return engine
-            if create:
-                incarnation: str | None = self.catalog.register_namespace(cfg, ns)
-            else:
-                incarnation = self.catalog.namespace_incarnation(cfg, ns)
-                if incarnation is None:
-                    return None
-            assert incarnation is not None
-            spec = IndexSpec(
-                dimension=cfg.dimension, metric=cfg.metric, vector_type=cfg.vector_type
-            )
-            on_frozen = None if self._worker is None else self._worker.wake
-            catalog, current = self.catalog, incarnation
-            engine = Namespace(
-                self.store,
-                cfg.namespace_prefix(ns, incarnation),
-                spec,
-                self.config,
-                on_frozen,
-                is_current=lambda: catalog.namespace_incarnation(cfg, ns) == current,
-            )
-            with self._lock:
-                self._namespaces[key] = engine
-                self._opening.pop(key, None)
-            return engine
-
-    def forget_namespace(self, cfg: IndexConfig, ns: str) -> None:
-        with self._lock:
-            self._namespaces.pop((cfg.name, cfg.incarnation, ns), None)
+        return self.handles.entries()
 
     # --- control plane ------------------------------------------------------------------------
     def create_index(
@@ -184,8 +133,15 @@ class Client:
         timeout: int | None = None,
     ) -> IndexModel:
         """An index that embeds text itself: ``embed={"model": "minilm", "field_map":
-        {"text": "chunk_text"}}`` (see :mod:`slabdb.client.records`; cloud/region are ignored)."""
-        return create_index_for_model(self, name, embed, deletion_protection, tags)
+        {"text": "chunk_text"}}`` (see :mod:`slabdb.client.embedding`; cloud/region are ignored)."""
+        self._check_open()
+        validation.index_name(name)
+        cfg = parse_embed(embed, self.embed_models)
+        _deletion_protection(deletion_protection)
+        created = self.catalog.create(
+            name, cfg["dimension"], cfg["metric"], "dense", deletion_protection, tags, embed=cfg
+        )
+        return self._model(created)
 
     def describe_index(self, name: str) -> IndexModel:
         self._check_open()
@@ -219,9 +175,7 @@ class Client:
                 f"deletion protection is enabled for index {name!r}; disable it with configure_index first"
             )
         self.catalog.delete(name)
-        with self._lock:
-            for key in [k for k in self._namespaces if k[0] == name and k[1] == cfg.incarnation]:
-                self._namespaces.pop(key)
+        self.handles.forget_index(cfg)
         self.catalog.drop_index_data(cfg)
 
     def Index(self, name: str = "", host: str = "", **_: Any) -> Index:
@@ -229,7 +183,14 @@ class Client:
         self._check_open()
         if not name:
             raise InvalidArgumentError("Index() needs the index name")
-        return Index(self, self.catalog.get(name))
+        ctx = IndexContext(
+            config=self.catalog.get(name),
+            handles=self.handles,
+            catalog=self.catalog,
+            executor=self.executor,
+            embed_models=self.embed_models,
+        )
+        return Index(ctx)
 
     def _model(self, cfg: IndexConfig) -> IndexModel:
         return IndexModel(

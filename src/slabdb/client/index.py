@@ -1,105 +1,53 @@
-"""The data plane of one index, with the official SDK's ``Index`` method signatures."""
+"""The data plane of one index, with the official SDK's ``Index`` method signatures.
+
+:class:`Index` is a facade: each method keeps the SDK's keyword arguments and hands them
+to one of the operation objects it composes (record writes, record reads, namespace
+operations, the integrated-embedding records API).
+"""
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+import builtins
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from slabdb.client import validation
 from slabdb.client.catalog import IndexConfig
-from slabdb.client.namespaces import NamespacesMixin
-from slabdb.client.progress import progress
-from slabdb.client.records import RecordsMixin
+from slabdb.client.context import IndexContext
+from slabdb.client.namespaces import NamespaceOps
+from slabdb.client.reads import RecordReads
+from slabdb.client.records import IntegratedRecords
 from slabdb.client.responses import (
     DeleteResponse,
     DescribeIndexStatsResponse,
     FetchByMetadataResponse,
     FetchResponse,
-    ListItem,
+    ListNamespacesResponse,
     ListResponse,
-    NamespaceSummary,
-    Pagination,
+    NamespaceDescription,
     QueryResponse,
-    ScoredVector,
-    SparseValues,
+    SearchRecordsResponse,
     UpdateResponse,
     UpsertResponse,
-    Usage,
-    Vector,
 )
+from slabdb.client.writes import RecordWrites
 from slabdb.core import limits
-from slabdb.core.errors import (
-    InvalidArgumentError,
-    LimitExceededError,
-    StaleNamespaceError,
-)
-from slabdb.core.ops import (
-    DeleteAllOp,
-    DeleteByFilterOp,
-    DeleteOp,
-    Op,
-    SparseVector,
-    UpdateByFilterOp,
-    UpdateOp,
-    UpsertOp,
-)
-from slabdb.engine.namespace import Namespace
-from slabdb.engine.view import Hit
-from slabdb.filters import parse_filter
-
-if TYPE_CHECKING:
-    from slabdb.client.client import Client
 
 
-def _sparse_out(sv: SparseVector | None) -> SparseValues | None:
-    if sv is None:
-        return None
-    idx, vals = sv.to_lists()
-    return SparseValues(indices=idx, values=vals)
-
-
-def _values_out(vec: Any) -> list[float]:
-    return [] if vec is None else [float(x) for x in vec]
-
-
-class Index(RecordsMixin, NamespacesMixin):
+class Index:
     """Upsert, query, fetch, update, delete and list records of one index."""
 
-    def __init__(self, client: Client, cfg: IndexConfig) -> None:
-        self._client = client
-        self.config = cfg
+    def __init__(self, ctx: IndexContext) -> None:
+        self._ctx = ctx
+        self._writes = RecordWrites(ctx)
+        self._reads = RecordReads(ctx)
+        self._namespace_ops = NamespaceOps(ctx)
+        self._records = IntegratedRecords(ctx, self._writes, self._reads)
 
-    # --- helpers ----------------------------------------------------------------------------
-    def _ns(self, namespace: str | None, create: bool = False) -> Namespace | None:
-        return self._client.namespace(self.config, validation.namespace(namespace), create)
-
-    def _writer(self, namespace: str | None) -> Namespace:
-        ns = self._ns(namespace, create=True)
-        assert ns is not None
-        return ns
-
-    def _write(
-        self, namespace: str | None, ops: list[Op], create: bool = True
-    ) -> tuple[int | None, list[Any]]:
-        """Write ``ops``: (LSN, one result per op).  If the open namespace turns out
-        deleted elsewhere, reopen it and write again.
-
-        With ``create=False`` (deletes) a namespace that does not exist is left alone
-        (LSN None).
-        """
-        for attempt in range(2):
-            ns = self._ns(namespace, create=create)
-            if ns is None:
-                return None, [0] * len(ops)
-            try:
-                return ns.write_lsn(ops)
-            except StaleNamespaceError:
-                if attempt == 1:
-                    raise
-        raise AssertionError("unreachable")
+    @property
+    def config(self) -> IndexConfig:
+        return self._ctx.config
 
     # --- writes ---------------------------------------------------------------------------------
     def upsert(
@@ -110,71 +58,9 @@ class Index(RecordsMixin, NamespacesMixin):
         show_progress: bool = True,
         **_: Any,
     ) -> UpsertResponse:
-        """Insert or replace records given as dicts, tuples or Vector objects."""
-        if isinstance(vectors, str | bytes) or not isinstance(vectors, Sequence):
-            raise InvalidArgumentError("vectors must be a list of records")
-        if batch_size is not None:
-            if batch_size < 1:
-                raise InvalidArgumentError("batch_size must be at least 1")
-            total, lsn = 0, None
-            with progress(len(vectors), "upsert", show_progress) as advance:
-                for start in range(0, len(vectors), batch_size):
-                    batch = vectors[start : start + batch_size]
-                    res = self.upsert(batch, namespace)
-                    total, lsn = total + res.upserted_count, res.lsn
-                    advance(len(batch))
-            return UpsertResponse(upserted_count=total, lsn=lsn)
-        if len(vectors) > limits.MAX_UPSERT_RECORDS:
-            raise LimitExceededError(
-                f"upsert takes at most {limits.MAX_UPSERT_RECORDS} records per request, got {len(vectors)}; "
-                "pass batch_size= or use upsert_arrays"
-            )
-        if not vectors:
-            return UpsertResponse(upserted_count=0)
-        op = self._upsert_op(vectors)
-        lsn, _results = self._write(namespace, [op])
-        return UpsertResponse(upserted_count=len(op.ids), lsn=lsn)
-
-    def _upsert_op(self, vectors: Sequence[Any]) -> UpsertOp:
-        cfg = self.config
-        ids: list[str] = []
-        rows: list[np.ndarray] = []
-        mds: list[dict[str, Any] | None] = []
-        sps: list[SparseVector | None] = []
-        md_bytes = 0
-        for i, item in enumerate(vectors):
-            rid, values, md, sp = validation.split_record(item, i)
-            ids.append(validation.record_id(rid, f"vectors[{i}].id"))
-            sv = validation.sparse(sp, f"vectors[{i}].sparse_values")
-            if cfg.vector_type == "dense":
-                rows.append(
-                    validation.dense(values, cfg.dimension, cfg.metric, f"vectors[{i}].values")
-                )
-                if sv is not None and cfg.metric != "dotproduct":
-                    raise InvalidArgumentError(
-                        f"vectors[{i}]: sparse values need an index with metric 'dotproduct'"
-                    )
-            else:
-                if values:
-                    raise InvalidArgumentError(
-                        f"vectors[{i}]: a sparse index takes no dense values"
-                    )
-                if sv is None or len(sv.indices) == 0:
-                    raise InvalidArgumentError(f"vectors[{i}]: a sparse index needs sparse_values")
-            sps.append(sv)
-            clean, size = validation.metadata_sized(md, f"vectors[{i}].metadata")
-            mds.append(clean)
-            md_bytes += size
-        nnz = sum(0 if s is None else len(s.indices) for s in sps)
-        n_values = 0 if not rows else len(rows) * len(rows[0])
-        validation.check_request_size(validation.estimate_bytes(n_values, ids, md_bytes, nnz))
-        matrix = np.stack(rows) if rows else None
-        return UpsertOp(
-            ids=ids,
-            vectors=matrix,
-            metadata=mds,
-            sparse=sps if any(s is not None for s in sps) else None,
-        )
+        """Insert or replace records given as dicts, tuples or Vector objects (at most 1000
+        per request unless ``batch_size`` is given)."""
+        return self._writes.upsert(vectors, namespace, batch_size, show_progress)
 
     def upsert_arrays(
         self,
@@ -190,48 +76,9 @@ class Index(RecordsMixin, NamespacesMixin):
         Writes batches of ``batch_size`` (one WAL entry each); a progress bar is drawn
         on a terminal when there is more than one batch.
         """
-        cfg = self.config
-        if cfg.vector_type != "dense":
-            raise InvalidArgumentError("upsert_arrays needs a dense index")
-        matrix = np.asarray(vectors, dtype=np.float32)
-        if matrix.ndim != 2 or matrix.shape[1] != cfg.dimension:
-            raise InvalidArgumentError(
-                f"vectors must be an (n, {cfg.dimension}) array, got shape {matrix.shape}"
-            )
-        id_list = [
-            validation.record_id(str(r) if isinstance(r, np.str_) else r, f"ids[{i}]")
-            for i, r in enumerate(ids)
-        ]
-        if len(id_list) != len(matrix):
-            raise InvalidArgumentError(f"{len(id_list)} ids but {len(matrix)} vectors")
-        if metadata is not None and len(metadata) != len(id_list):
-            raise InvalidArgumentError(f"{len(id_list)} ids but {len(metadata)} metadata entries")
-        if not np.all(np.isfinite(matrix)):
-            raise InvalidArgumentError("vectors contain NaN or infinity")
-        if cfg.metric == "cosine" and not np.all(np.any(matrix, axis=1)):
-            raise InvalidArgumentError("a cosine index cannot take an all-zero vector")
-        mds = [
-            validation.metadata(m, f"metadata[{i}]")
-            for i, m in enumerate(metadata or [None] * len(id_list))
-        ]
-        batch_size = max(1, min(batch_size, limits.MAX_UPSERT_RECORDS))
-        many = len(id_list) > batch_size
-        lsn = None
-        with progress(len(id_list), "upsert", show_progress and many) as advance:
-            for start in range(0, len(id_list), batch_size):
-                end = start + batch_size
-                lsn, _results = self._write(
-                    namespace,
-                    [
-                        UpsertOp(
-                            ids=id_list[start:end],
-                            vectors=matrix[start:end],
-                            metadata=mds[start:end],
-                        )
-                    ],
-                )
-                advance(len(id_list[start:end]))
-        return UpsertResponse(upserted_count=len(id_list), lsn=lsn)
+        return self._writes.upsert_arrays(
+            ids, vectors, metadata, namespace, batch_size, show_progress
+        )
 
     def update(
         self,
@@ -245,36 +92,9 @@ class Index(RecordsMixin, NamespacesMixin):
         **_: Any,
     ) -> UpdateResponse:
         """Update one record by id, or set metadata on every record matching ``filter``."""
-        cfg = self.config
-        if filter is not None:
-            if id is not None:
-                raise InvalidArgumentError("update takes either id or filter, not both")
-            if values is not None or sparse_values is not None:
-                raise InvalidArgumentError("update by filter can only set metadata")
-            expr = parse_filter(filter)
-            md = validation.metadata(set_metadata or {}, "set_metadata") or {}
-            if dry_run:
-                ns = self._ns(namespace)
-                matched = 0 if ns is None else len(ns.view().matching_ids(expr))
-                return UpdateResponse(matched_records=matched)
-            lsn, [matched] = self._write(
-                namespace, [UpdateByFilterOp(filter=filter, set_metadata=md)]
-            )
-            return UpdateResponse(matched_records=matched, lsn=lsn)
-        if id is None:
-            raise InvalidArgumentError("update needs an id or a filter")
-        rid = validation.record_id(id)
-        vec = None
-        if values is not None and len(values) > 0:
-            vec = validation.dense(values, cfg.dimension, cfg.metric)
-        sv = validation.sparse(sparse_values)
-        new_md = validation.metadata(set_metadata, "set_metadata") if set_metadata else None
-        if vec is None and sv is None and new_md is None:
-            raise InvalidArgumentError("update needs values, sparse_values or set_metadata")
-        lsn, [matched] = self._write(
-            namespace, [UpdateOp(id=rid, values=vec, set_metadata=new_md, sparse=sv)]
+        return self._writes.update(
+            id, values, set_metadata, namespace, sparse_values, filter, dry_run
         )
-        return UpdateResponse(matched_records=matched, lsn=lsn)
 
     def delete(
         self,
@@ -285,18 +105,7 @@ class Index(RecordsMixin, NamespacesMixin):
         **_: Any,
     ) -> DeleteResponse:
         """Delete by ids, by filter, or everything in the namespace."""
-        chosen = sum(x is not None and x is not False for x in (ids, filter, delete_all or None))
-        if chosen != 1:
-            raise InvalidArgumentError("delete takes exactly one of ids, filter or delete_all=True")
-        if ids is not None:
-            op: Op = DeleteOp(ids=validation.ids_list(ids, limits.MAX_DELETE_IDS, "delete"))
-        elif filter is not None:
-            parse_filter(filter)
-            op = DeleteByFilterOp(filter=filter)
-        else:
-            op = DeleteAllOp()
-        lsn, _results = self._write(namespace, [op], create=False)
-        return DeleteResponse(lsn)
+        return self._writes.delete(ids, delete_all, namespace, filter)
 
     # --- reads ----------------------------------------------------------------------------------
     def query(
@@ -313,76 +122,13 @@ class Index(RecordsMixin, NamespacesMixin):
         **_: Any,
     ) -> QueryResponse:
         """The ``top_k`` most similar current records (exact), best first."""
-        cfg = self.config
-        k = validation.top_k(top_k)
-        expr = parse_filter(filter)
-        sv = validation.sparse(sparse_vector, "sparse_vector")
-        if sv is not None and cfg.metric != "dotproduct":
-            raise InvalidArgumentError("sparse_vector needs an index with metric 'dotproduct'")
-        if vector is not None and id is not None:
-            raise InvalidArgumentError("query takes either vector or id, not both")
-        ns_name = validation.namespace(namespace)
-        ns = self._ns(namespace)
-        q = None
-        if id is not None:
-            rid = validation.record_id(id)
-            current = None if ns is None else ns.view().current(rid)
-            if current is None:
-                return QueryResponse(matches=[], namespace=ns_name, usage=Usage(read_units=1))
-            q, sv = current.vector, current.sparse if cfg.vector_type == "sparse" else sv
-        elif vector is not None and len(vector) > 0:
-            q = validation.dense(vector, cfg.dimension, cfg.metric, "vector")
-        if cfg.vector_type == "dense" and q is None:
-            raise InvalidArgumentError("query needs a vector or an id")
-        if cfg.vector_type == "sparse" and (sv is None or len(sv.indices) == 0):
-            raise InvalidArgumentError("a sparse index is queried with sparse_vector (or an id)")
-        if ns is None:
-            return QueryResponse(matches=[], namespace=ns_name, usage=Usage(read_units=1))
-        view = ns.view()
-        hits = view.query(
-            vector=q,
-            sparse=sv,
-            metric=cfg.metric,
-            top_k=k,
-            expr=expr,
-            executor=self._client.executor,
-        )
-        return QueryResponse(
-            matches=[self._scored(h, include_values, include_metadata) for h in hits],
-            namespace=ns_name,
-            usage=Usage(read_units=max(1, len(hits) // 10)),
-            lsn=view.applied_lsn,
-        )
-
-    @staticmethod
-    def _scored(hit: Hit, include_values: bool, include_metadata: bool) -> ScoredVector:
-        v = hit.version
-        return ScoredVector(
-            id=v.id,
-            score=hit.score,
-            values=_values_out(v.vector) if include_values else [],
-            sparse_values=_sparse_out(v.sparse) if include_values else None,
-            metadata=(dict(v.metadata) if v.metadata else {}) if include_metadata else None,
+        return self._reads.query(
+            top_k, vector, id, namespace, filter, include_values, include_metadata, sparse_vector
         )
 
     def fetch(self, ids: Sequence[str], namespace: str | None = None, **_: Any) -> FetchResponse:
         """Current versions of ``ids``; absent or deleted ids are left out."""
-        id_list = validation.ids_list(ids, limits.MAX_FETCH_IDS, "fetch")
-        ns_name = validation.namespace(namespace)
-        ns = self._ns(namespace)
-        out: dict[str, Vector] = {}
-        if ns is not None:
-            view = ns.view()
-            for rid in id_list:
-                v = view.current(rid)
-                if v is not None:
-                    out[rid] = Vector(
-                        id=rid,
-                        values=_values_out(v.vector),
-                        metadata=dict(v.metadata) if v.metadata else None,
-                        sparse_values=_sparse_out(v.sparse),
-                    )
-        return FetchResponse(vectors=out, namespace=ns_name, usage=Usage(read_units=1))
+        return self._reads.fetch(ids, namespace)
 
     def fetch_by_metadata(
         self,
@@ -393,28 +139,7 @@ class Index(RecordsMixin, NamespacesMixin):
         **_: Any,
     ) -> FetchByMetadataResponse:
         """Current records whose metadata matches ``filter``, in id order, paginated."""
-        expr = parse_filter(filter)
-        if limit is None:
-            limit = limits.DEFAULT_LIST_LIMIT
-        if (
-            isinstance(limit, bool)
-            or not isinstance(limit, int)
-            or not 1 <= limit <= limits.MAX_FETCH_IDS
-        ):
-            raise InvalidArgumentError(f"limit must be between 1 and {limits.MAX_FETCH_IDS}")
-        ns_name = validation.namespace(namespace)
-        ns = self._ns(namespace)
-        ids = [] if ns is None else ns.view().matching_ids(expr)
-        start = bisect.bisect_right(ids, pagination_token) if pagination_token else 0
-        page = ids[start : start + limit]
-        more = start + limit < len(ids)
-        fetched = self.fetch(ids=page, namespace=namespace).vectors if page else {}
-        return FetchByMetadataResponse(
-            vectors=fetched,
-            namespace=ns_name,
-            pagination=Pagination(next=page[-1]) if more and page else None,
-            usage=Usage(read_units=1),
-        )
+        return self._reads.fetch_by_metadata(filter, namespace, limit, pagination_token)
 
     def list_paginated(
         self,
@@ -425,34 +150,7 @@ class Index(RecordsMixin, NamespacesMixin):
         **_: Any,
     ) -> ListResponse:
         """One page of ids in ascending order; ``pagination.next`` continues it."""
-        if limit is None:
-            limit = limits.DEFAULT_LIST_LIMIT
-        if (
-            isinstance(limit, bool)
-            or not isinstance(limit, int)
-            or not 1 <= limit <= limits.MAX_LIST_LIMIT
-        ):
-            raise InvalidArgumentError(f"limit must be between 1 and {limits.MAX_LIST_LIMIT}")
-        ns_name = validation.namespace(namespace)
-        ns = self._ns(namespace)
-        ids = [] if ns is None else ns.view().sorted_ids
-        start = bisect.bisect_right(ids, pagination_token) if pagination_token else 0
-        if prefix:
-            start = max(start, bisect.bisect_left(ids, prefix))
-        page: list[str] = []
-        i = start
-        while i < len(ids) and len(page) < limit:
-            if prefix and not ids[i].startswith(prefix):
-                break
-            page.append(ids[i])
-            i += 1
-        more = i < len(ids) and (not prefix or ids[i].startswith(prefix))
-        return ListResponse(
-            vectors=[ListItem(id=r) for r in page],
-            namespace=ns_name,
-            pagination=Pagination(next=page[-1]) if more and page else None,
-            usage=Usage(read_units=1),
-        )
+        return self._reads.list_paginated(prefix, limit, pagination_token, namespace)
 
     def list(self, **kwargs: Any) -> Iterator[list[str]]:
         """Yield pages of ids (all of them, following pagination)."""
@@ -468,29 +166,70 @@ class Index(RecordsMixin, NamespacesMixin):
     def describe_index_stats(
         self, filter: dict[str, Any] | None = None, **_: Any
     ) -> DescribeIndexStatsResponse:
-        expr = parse_filter(filter)
-        namespaces: dict[str, NamespaceSummary] = {}
-        for name in self._client.catalog.namespaces(self.config):
-            ns = self._ns(name)
-            if ns is None:
-                continue
-            view = ns.view()
-            count = view.count if expr is None else len(view.matching_ids(expr))
-            if count:
-                namespaces[name] = NamespaceSummary(vector_count=count)
-        return DescribeIndexStatsResponse(
-            namespaces=namespaces,
-            dimension=self.config.dimension,
-            index_fullness=0.0,
-            total_vector_count=sum(s.vector_count for s in namespaces.values()),
-            metric=self.config.metric,
-            vector_type=self.config.vector_type,
-        )
+        """Record counts per namespace (of records matching ``filter``, if given)."""
+        return self._reads.describe_index_stats(filter)
+
+    # --- namespaces -----------------------------------------------------------------------------
+    def list_namespaces_paginated(
+        self,
+        limit: int | None = None,
+        pagination_token: str | None = None,
+        prefix: str | None = None,
+    ) -> ListNamespacesResponse:
+        return self._namespace_ops.list_namespaces_paginated(limit, pagination_token, prefix)
+
+    def list_namespaces(self, **kwargs: Any) -> Iterator[NamespaceDescription]:
+        return self._namespace_ops.list_namespaces(**kwargs)
+
+    def namespace_names(self, prefix: str | None = None) -> builtins.list[str]:
+        """Names of the namespaces of this index ('' is the default), without opening them."""
+        return self._namespace_ops.namespace_names(prefix)
+
+    def describe_namespace(self, namespace: str) -> NamespaceDescription:
+        return self._namespace_ops.describe_namespace(namespace)
+
+    def create_namespace(self, name: str) -> NamespaceDescription:
+        return self._namespace_ops.create_namespace(name)
+
+    def delete_namespace(self, namespace: str) -> dict[str, Any]:
+        return self._namespace_ops.delete_namespace(namespace)
+
+    # --- integrated embedding -------------------------------------------------------------------
+    def upsert_records(self, namespace: str, records: Sequence[dict[str, Any]]) -> UpsertResponse:
+        """Embed and store records: each a dict with ``_id`` (or ``id``) and the index's text
+        field (``embed.field_map["text"]``); all other fields become metadata. At most 96."""
+        return self._records.upsert_records(namespace, records)
+
+    def search(
+        self,
+        namespace: str,
+        query: Any = None,
+        rerank: Any = None,
+        fields: Sequence[str] | None = None,
+        *,
+        top_k: int | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        vector: Any = None,
+        id: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+        match_terms: Any = None,
+        **_: Any,
+    ) -> SearchRecordsResponse:
+        """Search by ``inputs={"text": ...}`` (integrated indexes), ``vector`` or ``id``; the
+        query goes in ``query={...}`` or as keywords. ``fields`` picks the returned fields
+        (default: all). Returns ``result.hits`` of ``{_id, _score, fields}``."""
+        extra = {"top_k": top_k, "inputs": inputs, "vector": vector, "id": id}
+        extra.update({"filter": filter, "match_terms": match_terms})
+        return self._records.search(namespace, query, rerank, fields, extra)
+
+    def search_records(self, *args: Any, **kwargs: Any) -> SearchRecordsResponse:
+        """Alias of :meth:`search`."""
+        return self.search(*args, **kwargs)
 
     # --- maintenance (SlabDB extras) ------------------------------------------------------------------
     def flush(self, namespace: str | None = None) -> None:
         """Write the namespace's memtable to an L0 slab now."""
-        ns = self._ns(namespace)
+        ns = self._ctx.namespace(namespace)
         if ns is not None:
             ns.flush()
 
@@ -498,7 +237,7 @@ class Index(RecordsMixin, NamespacesMixin):
         """Run compaction until the planner has nothing left; returns tasks run."""
         from slabdb.engine.maintenance import compact_until_idle
 
-        ns = self._ns(namespace)
+        ns = self._ctx.namespace(namespace)
         return 0 if ns is None else compact_until_idle(ns)
 
     def close(self) -> None:

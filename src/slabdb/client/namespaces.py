@@ -1,36 +1,26 @@
-"""Namespace operations of an index (SDK method names): list, describe, create, delete."""
+"""Namespace operations of one index (SDK method names): list, describe, create, delete."""
 
 from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slabdb.client import validation
+from slabdb.client.context import IndexContext
 from slabdb.client.responses import ListNamespacesResponse, NamespaceDescription, Pagination
 from slabdb.core import limits
 from slabdb.core.errors import NamespaceNotFoundError
 
-if TYPE_CHECKING:
-    from slabdb.client.catalog import IndexConfig
-    from slabdb.client.client import Client
-    from slabdb.engine.namespace import Namespace
 
+class NamespaceOps:
+    """List, describe, create and delete the namespaces of one index."""
 
-class NamespacesMixin:
-    """Mixed into :class:`slabdb.client.index.Index`, which provides the attributes below."""
-
-    _client: Client
-    config: IndexConfig
-
-    def _ns(self, namespace: str | None, create: bool = False) -> Namespace | None:
-        raise NotImplementedError
-
-    def _writer(self, namespace: str | None) -> Namespace:
-        raise NotImplementedError
+    def __init__(self, ctx: IndexContext) -> None:
+        self._ctx = ctx
 
     def _describe(self, name: str) -> NamespaceDescription:
-        ns = self._ns(name)
+        ns = self._ctx.namespace(name)
         if ns is None:
             raise NamespaceNotFoundError(f"namespace {name!r} not found")
         return NamespaceDescription(name=name or "__default__", record_count=ns.view().count)
@@ -55,7 +45,7 @@ class NamespacesMixin:
 
     def namespace_names(self, prefix: str | None = None) -> builtins.list[str]:
         """Names of the namespaces of this index ('' is the default), without opening them."""
-        names = self._client.catalog.namespaces(self.config)
+        names = self._ctx.catalog.namespaces(self._ctx.config)
         return [n for n in names if n.startswith(prefix)] if prefix else names
 
     def list_namespaces(self, **kwargs: Any) -> Iterator[NamespaceDescription]:
@@ -72,15 +62,15 @@ class NamespacesMixin:
 
     def create_namespace(self, name: str) -> NamespaceDescription:
         ns_name = validation.namespace(name)
-        self._writer(ns_name)
+        self._ctx.namespace(ns_name, create=True)
         return self._describe(ns_name)
 
     def delete_namespace(self, namespace: str) -> dict[str, Any]:
         name = validation.namespace(namespace)
-        ns = self._ns(name)
+        ns = self._ctx.namespace(name)
         if ns is None:
             raise NamespaceNotFoundError(f"namespace {namespace!r} not found")
-        self._client.catalog.unregister_namespace(self.config, name)
-        self._client.forget_namespace(self.config, name)
+        self._ctx.catalog.unregister_namespace(self._ctx.config, name)
+        self._ctx.handles.forget(self._ctx.config, name)
         ns.delete_all_data()
         return {}

@@ -186,3 +186,40 @@ class IndexModel(_Model):
     status: dict[str, Any] = field(default_factory=lambda: {"ready": True, "state": "Ready"})
     embed: dict[str, Any] | None = None
     """The integrated embedding of an index made by ``create_index_for_model``."""
+
+
+# --- integrated embedding (search_records) ----------------------------------------------
+@dataclass
+class Hit(_Model):
+    """One search hit: ``hit["_id"]``/``hit.id``, ``hit["_score"]``/``hit.score``, ``fields``."""
+
+    _id: str
+    _score: float
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def score(self) -> float:
+        return self._score
+
+
+@dataclass
+class SearchResult(_Model):
+    hits: list[Hit] = field(default_factory=list)
+
+
+@dataclass
+class SearchUsage(_Model):
+    read_units: int = 0
+    embed_total_tokens: int | None = None
+    rerank_units: int | None = None
+
+
+@dataclass
+class SearchRecordsResponse(_Model):
+    result: SearchResult
+    usage: SearchUsage
+    namespace: str = ""

@@ -1,0 +1,217 @@
+"""Record reads of one index: query, fetch, fetch by metadata, list and stats."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from typing import Any
+
+from slabdb.client import requests, validation
+from slabdb.client.context import IndexContext
+from slabdb.client.responses import (
+    DescribeIndexStatsResponse,
+    FetchByMetadataResponse,
+    FetchResponse,
+    ListItem,
+    ListResponse,
+    NamespaceSummary,
+    Pagination,
+    QueryResponse,
+    ScoredVector,
+    SparseValues,
+    Usage,
+    Vector,
+)
+from slabdb.core import limits
+from slabdb.core.errors import InvalidArgumentError
+from slabdb.core.values import F32, RecordVersion, SparseVector
+from slabdb.engine.view import Hit, NamespaceView
+from slabdb.filters import parse_filter
+
+
+def _sparse_out(sv: SparseVector | None) -> SparseValues | None:
+    if sv is None:
+        return None
+    idx, vals = sv.to_lists()
+    return SparseValues(indices=idx, values=vals)
+
+
+def _values_out(vec: Any) -> list[float]:
+    return [] if vec is None else [float(x) for x in vec]
+
+
+def _vector_out(v: RecordVersion) -> Vector:
+    return Vector(
+        id=v.id,
+        values=_values_out(v.vector),
+        metadata=dict(v.metadata) if v.metadata else None,
+        sparse_values=_sparse_out(v.sparse),
+    )
+
+
+def _scored(hit: Hit, include_values: bool, include_metadata: bool) -> ScoredVector:
+    v = hit.version
+    return ScoredVector(
+        id=v.id,
+        score=hit.score,
+        values=_values_out(v.vector) if include_values else [],
+        sparse_values=_sparse_out(v.sparse) if include_values else None,
+        metadata=(dict(v.metadata) if v.metadata else {}) if include_metadata else None,
+    )
+
+
+class RecordReads:
+    """Reads from one consistent view of a namespace per call."""
+
+    def __init__(self, ctx: IndexContext) -> None:
+        self._ctx = ctx
+
+    def _view(self, namespace: str | None) -> NamespaceView | None:
+        ns = self._ctx.namespace(namespace)
+        return None if ns is None else ns.view()
+
+    @staticmethod
+    def _current(view: NamespaceView, ids: list[str]) -> dict[str, Vector]:
+        """The current versions of ``ids`` in ``view``; absent or deleted ids are left out."""
+        out: dict[str, Vector] = {}
+        for rid in ids:
+            v = view.current(rid)
+            if v is not None:
+                out[rid] = _vector_out(v)
+        return out
+
+    def _query_vectors(
+        self, vector: Any, id: Any, sparse_vector: Any, view: NamespaceView | None
+    ) -> tuple[F32 | None, SparseVector | None, bool]:
+        """(dense query, sparse query, found): by ``id`` the record's own vectors."""
+        cfg = self._ctx.config
+        sv = validation.sparse(sparse_vector, "sparse_vector")
+        if sv is not None and cfg.metric != "dotproduct":
+            raise InvalidArgumentError("sparse_vector needs an index with metric 'dotproduct'")
+        if vector is not None and id is not None:
+            raise InvalidArgumentError("query takes either vector or id, not both")
+        q = None
+        if id is not None:
+            current = None if view is None else view.current(validation.record_id(id))
+            if current is None:
+                return None, None, False
+            q, sv = current.vector, current.sparse if cfg.vector_type == "sparse" else sv
+        elif vector is not None and len(vector) > 0:
+            q = validation.dense(vector, cfg.dimension, cfg.metric, "vector")
+        if cfg.vector_type == "dense" and q is None:
+            raise InvalidArgumentError("query needs a vector or an id")
+        if cfg.vector_type == "sparse" and (sv is None or len(sv.indices) == 0):
+            raise InvalidArgumentError("a sparse index is queried with sparse_vector (or an id)")
+        return q, sv, True
+
+    def query(
+        self,
+        top_k: int,
+        vector: Sequence[float] | None,
+        id: str | None,
+        namespace: str | None,
+        filter: dict[str, Any] | None,
+        include_values: bool,
+        include_metadata: bool,
+        sparse_vector: Any,
+    ) -> QueryResponse:
+        k = validation.top_k(top_k)
+        expr = parse_filter(filter)
+        ns_name = validation.namespace(namespace)
+        view = self._view(namespace)
+        q, sv, found = self._query_vectors(vector, id, sparse_vector, view)
+        if view is None or not found:
+            return QueryResponse(matches=[], namespace=ns_name, usage=Usage(read_units=1))
+        hits = view.query(
+            vector=q,
+            sparse=sv,
+            metric=self._ctx.config.metric,
+            top_k=k,
+            expr=expr,
+            executor=self._ctx.executor,
+        )
+        return QueryResponse(
+            matches=[_scored(h, include_values, include_metadata) for h in hits],
+            namespace=ns_name,
+            usage=Usage(read_units=max(1, len(hits) // 10)),
+            lsn=view.applied_lsn,
+        )
+
+    def fetch(self, ids: Sequence[str], namespace: str | None) -> FetchResponse:
+        id_list = validation.ids_list(ids, limits.MAX_FETCH_IDS, "fetch")
+        ns_name = validation.namespace(namespace)
+        view = self._view(namespace)
+        out: dict[str, Vector] = {}
+        if view is not None:
+            out = self._current(view, id_list)
+        return FetchResponse(vectors=out, namespace=ns_name, usage=Usage(read_units=1))
+
+    def fetch_by_metadata(
+        self,
+        filter: dict[str, Any],
+        namespace: str | None,
+        limit: int | None,
+        pagination_token: str | None,
+    ) -> FetchByMetadataResponse:
+        expr = parse_filter(filter)
+        size = requests.page_limit(limit, limits.MAX_FETCH_IDS)
+        ns_name = validation.namespace(namespace)
+        view = self._view(namespace)
+        ids = [] if view is None else view.matching_ids(expr)
+        start = bisect.bisect_right(ids, pagination_token) if pagination_token else 0
+        page = ids[start : start + size]
+        more = start + size < len(ids)
+        return FetchByMetadataResponse(
+            vectors={} if view is None else self._current(view, page),
+            namespace=ns_name,
+            pagination=Pagination(next=page[-1]) if more and page else None,
+            usage=Usage(read_units=1),
+        )
+
+    def list_paginated(
+        self,
+        prefix: str | None,
+        limit: int | None,
+        pagination_token: str | None,
+        namespace: str | None,
+    ) -> ListResponse:
+        size = requests.page_limit(limit, limits.MAX_LIST_LIMIT)
+        ns_name = validation.namespace(namespace)
+        view = self._view(namespace)
+        ids = [] if view is None else view.sorted_ids
+        start = bisect.bisect_right(ids, pagination_token) if pagination_token else 0
+        if prefix:
+            start = max(start, bisect.bisect_left(ids, prefix))
+        end = start
+        while end < len(ids) and end - start < size:
+            if prefix and not ids[end].startswith(prefix):
+                break
+            end += 1
+        page = ids[start:end]
+        more = end < len(ids) and (not prefix or ids[end].startswith(prefix))
+        return ListResponse(
+            vectors=[ListItem(id=r) for r in page],
+            namespace=ns_name,
+            pagination=Pagination(next=page[-1]) if more and page else None,
+            usage=Usage(read_units=1),
+        )
+
+    def describe_index_stats(self, filter: dict[str, Any] | None) -> DescribeIndexStatsResponse:
+        cfg = self._ctx.config
+        expr = parse_filter(filter)
+        namespaces: dict[str, NamespaceSummary] = {}
+        for name in self._ctx.catalog.namespaces(cfg):
+            view = self._view(name)
+            if view is None:
+                continue
+            count = view.count if expr is None else len(view.matching_ids(expr))
+            if count:
+                namespaces[name] = NamespaceSummary(vector_count=count)
+        return DescribeIndexStatsResponse(
+            namespaces=namespaces,
+            dimension=cfg.dimension,
+            index_fullness=0.0,
+            total_vector_count=sum(s.vector_count for s in namespaces.values()),
+            metric=cfg.metric,
+            vector_type=cfg.vector_type,
+        )
