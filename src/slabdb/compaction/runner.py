@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from slabdb.core.values import IndexSpec, RecordVersion, SparseVector
+from slabdb.core.visibility import newest_per_id
 from slabdb.lsm.manifest import SlabEntry
 from slabdb.slab import SlabBuilder, SlabReader
 from slabdb.storage.keys import slab_key
@@ -103,13 +104,12 @@ def merge_slabs(
     remains).  Vectors are gathered per input with one fancy-index each, never row
     by row, and no per-record objects are built.
     """
-    best: dict[str, tuple[int, int, int]] = {}
-    for pos, reader in enumerate(readers):
-        for row, (record_id, lsn) in enumerate(zip(reader.ids, reader.lsns.tolist(), strict=True)):
-            seen = best.get(record_id)
-            if seen is None or lsn > seen[0]:
-                best[record_id] = (lsn, pos, row)
-    winners = sorted(best.values())
+    best = newest_per_id(
+        (record_id, lsn, (pos, row))
+        for pos, reader in enumerate(readers)
+        for row, (record_id, lsn) in enumerate(zip(reader.ids, reader.lsns.tolist(), strict=True))
+    )
+    winners = sorted((lsn, pos, row) for lsn, (pos, row) in best.values())
     if drop_tombstones:
         winners = [w for w in winners if not readers[w[1]].deleted[w[2]]]
     if not winners:

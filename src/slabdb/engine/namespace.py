@@ -35,6 +35,7 @@ from slabdb.core.ops import (
     WalEntry,
 )
 from slabdb.core.values import IndexSpec, RecordVersion
+from slabdb.core.visibility import newest
 from slabdb.engine.gc_state import GcState
 from slabdb.engine.group_commit import GroupCommitter
 from slabdb.engine.sources import MemtableSource, SlabSource, Source
@@ -224,12 +225,9 @@ class Namespace:
             self._synced_at = self.refreshed_at = time.monotonic()
 
     # --- write path ------------------------------------------------------------------------
-    def write(self, ops: list[Op]) -> list[Any]:
-        """Log and apply ``ops``; returns one result per op once durable and visible."""
-        return self.write_lsn(ops)[1]
-
     def write_lsn(self, ops: list[Op]) -> tuple[int, list[Any]]:
-        """Like :meth:`write`, also returning the LSN the write landed at."""
+        """Log and apply ``ops``: the LSN they landed at and one result per op, returned
+        once they are durable and visible."""
         lsn, results = self._committer.submit(ops)
         try:
             self._after_write()
@@ -286,13 +284,13 @@ class Namespace:
                 return None if version.deleted else version
             if mem.cleared:
                 return None
-        best: RecordVersion | None = None
-        for entry in self._manifest.slabs:
-            src = SlabSource(self._readers[entry.id], entry.id)
-            row = src.row_of(record_id)
-            if row is not None and (best is None or src.lsn_at(row) > best.lsn):
-                best = src.version(row)
-        return None if best is None or best.deleted else best
+        readers = (self._readers[entry.id] for entry in self._manifest.slabs)
+        located = ((r, r.row_of(record_id)) for r in readers)
+        best = newest((int(r.lsns[row]), (r, row)) for r, row in located if row is not None)
+        if best is None:
+            return None
+        version = best[0].version(best[1])
+        return None if version.deleted else version
 
     def _matching_ids(self, filter_: dict[str, Any]) -> list[str]:
         self._view = None

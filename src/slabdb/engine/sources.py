@@ -15,9 +15,8 @@ import numpy.typing as npt
 from pyroaring import BitMap
 
 from slabdb.core.values import RecordVersion, SparseVector
-from slabdb.filters import Expr, matches, to_bitmap
+from slabdb.filters import Expr, may_match
 from slabdb.memtable import MemtableSnapshot
-from slabdb.memtable.memtable import SEGMENT_ROWS
 from slabdb.query.scoring import dense_scores, sparse_dot, top_k_rows
 from slabdb.slab import SlabReader
 
@@ -99,29 +98,8 @@ class MemtableSource(Source):
     def lsn_at(self, row: int) -> int:
         return int(self.snap.lsns[row])
 
-    def _live_mask(self) -> npt.NDArray[np.bool_]:
-        return ~(self.snap.superseded | self.snap.deleted)
-
-    def _filtered_rows(self, expr: Expr | None) -> I64:
-        """Live rows matching ``expr``: bitmaps for full segments, row by row in the tail."""
-        snap = self.snap
-        live = self._live_mask()
-        if expr is None:
-            return np.flatnonzero(live).astype(np.int64)
-        mask = np.zeros(snap.n, dtype=np.bool_)
-        segments = snap.segments
-        for i, segment in enumerate(segments):
-            hits = to_bitmap(expr, segment)
-            if hits:
-                mask[np.asarray(hits.to_array(), dtype=np.int64) + i * SEGMENT_ROWS] = True
-        md = snap.metadata
-        for row in range(len(segments) * SEGMENT_ROWS, snap.n):
-            if live[row] and matches(expr, md[row]):
-                mask[row] = True
-        return np.flatnonzero(mask & live).astype(np.int64)
-
     def matching_rows(self, expr: Expr | None) -> set[int]:
-        return set(self._filtered_rows(expr).tolist())
+        return set(self.snap.matching_rows(expr).tolist())
 
     def search(
         self,
@@ -133,7 +111,7 @@ class MemtableSource(Source):
         exclude: I64 | None = None,
     ) -> tuple[I64, F32]:
         snap = self.snap
-        rows = self._filtered_rows(expr)
+        rows = self.snap.matching_rows(expr)
         if exclude is not None and len(exclude):
             rows = np.setdiff1d(rows, exclude, assume_unique=True)
         if len(rows) == 0:
@@ -184,7 +162,14 @@ class SlabSource(Source):
     def _allow(self, expr: Expr | None) -> BitMap | None:
         return None if expr is None else self.reader.filter_bitmap(expr)
 
+    def may_match(self, expr: Expr | None) -> bool:
+        """False when the slab's per-field stats rule out every row (the slab is skipped)."""
+        reader = self.reader
+        return expr is None or may_match(expr, reader.field_stats, reader.n)
+
     def matching_rows(self, expr: Expr | None) -> set[int]:
+        if not self.may_match(expr):
+            return set()
         allow = self.reader.live if expr is None else self.reader.filter_bitmap(expr)
         return set(allow)
 
@@ -197,6 +182,8 @@ class SlabSource(Source):
         expr: Expr | None,
         exclude: I64 | None = None,
     ) -> tuple[I64, F32]:
+        if not self.may_match(expr):
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         return self.reader.search(
             vector=vector,
             sparse=sparse,

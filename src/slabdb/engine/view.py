@@ -1,15 +1,16 @@
 """An immutable read view of one namespace: its sources, newest first.
 
-The view decides which version of an id is current: the one with the highest LSN
-across sources; a tombstone hides it.  A delete-all (a *cleared* memtable) hides
-every source older than it.
+Which version of an id is current is :mod:`slabdb.core.visibility`'s rule (highest LSN
+across sources; a tombstone hides it).  A delete-all (a *cleared* memtable) hides every
+source older than it.
 
 Query is scatter-gather: every source returns its local top-k among live rows that
-match the filter; a candidate counts only if no newer source holds a newer version
-of its id.  A source whose top-k lost candidates that way is asked again for more
-(doubling) until it has ``k`` current candidates or runs out, so the merged result
-is the exact top-k among current records.  Filters apply inside each source, never
-after: if ``k`` records match, ``k`` come back.
+match the filter; a candidate counts only if no newer source holds a newer version of
+its id.  When a source's top-k lost candidates that way, the view computes every row of
+that source a newer source supersedes (cached per pair of immutable slabs) and asks the
+source once more with those rows excluded, so the merged result is the exact top-k
+among current records.  Filters apply inside each source, never after: if ``k``
+records match, ``k`` come back.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from slabdb.core.values import RecordVersion, SparseVector
+from slabdb.core.visibility import newest, newest_per_id, supersedes
 from slabdb.engine.sources import SlabSource, Source
 from slabdb.filters import Expr
 from slabdb.query.scoring import higher_is_better
@@ -75,12 +77,12 @@ class NamespaceView:
         if len(theirs) <= len(mine):
             for rid, their_row in theirs.items():
                 hit = mine.get(rid)
-                if hit is not None and newer.lsn_at(their_row) > older.lsn_at(hit):
+                if hit is not None and supersedes(newer.lsn_at(their_row), older.lsn_at(hit)):
                     rows.append(hit)
         else:
             for rid, row in mine.items():
                 other = theirs.get(rid)
-                if other is not None and newer.lsn_at(other) > older.lsn_at(row):
+                if other is not None and supersedes(newer.lsn_at(other), older.lsn_at(row)):
                     rows.append(row)
         return np.asarray(rows, dtype=np.int64)
 
@@ -107,23 +109,17 @@ class NamespaceView:
     # --- point reads -------------------------------------------------------------------
     def current(self, record_id: str) -> RecordVersion | None:
         """The current live version of ``record_id``, or None if absent or deleted."""
-        best: tuple[int, Source, int] | None = None
-        for src in self.sources:
-            row = src.row_of(record_id)
-            if row is None:
-                continue
-            lsn = src.lsn_at(row)
-            if best is None or lsn > best[0]:
-                best = (lsn, src, row)
+        located = ((src, src.row_of(record_id)) for src in self.sources)
+        best = newest((src.lsn_at(row), (src, row)) for src, row in located if row is not None)
         if best is None:
             return None
-        version = best[1].version(best[2])
+        version = best[0].version(best[1])
         return None if version.deleted else version
 
     def _is_current(self, position: int, record_id: str, lsn: int) -> bool:
         for src in self.sources[:position]:
             newer = src.lsn_of(record_id)
-            if newer is not None and newer > lsn:
+            if newer is not None and supersedes(newer, lsn):
                 return False
         return True
 
@@ -131,13 +127,12 @@ class NamespaceView:
     @functools.cached_property
     def _live(self) -> dict[str, tuple[int, int]]:
         """id -> (source position, row) of every current live record."""
-        best: dict[str, tuple[int, int, int, bool]] = {}
-        for pos, src in enumerate(self.sources):
-            for record_id, lsn, deleted, row in src.latest_rows():
-                seen = best.get(record_id)
-                if seen is None or lsn > seen[0]:
-                    best[record_id] = (lsn, pos, row, deleted)
-        return {rid: (pos, row) for rid, (_lsn, pos, row, deleted) in best.items() if not deleted}
+        best = newest_per_id(
+            (record_id, lsn, (pos, row, deleted))
+            for pos, src in enumerate(self.sources)
+            for record_id, lsn, deleted, row in src.latest_rows()
+        )
+        return {rid: (pos, row) for rid, (_lsn, (pos, row, deleted)) in best.items() if not deleted}
 
     @functools.cached_property
     def sorted_ids(self) -> list[str]:

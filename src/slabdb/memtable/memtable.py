@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from slabdb.core.values import RecordVersion, SparseVector
+from slabdb.filters import Expr, matches, to_bitmap
 from slabdb.filters.metadata_index import MetadataIndex
 from slabdb.query.scoring import vector_norms
 
@@ -73,6 +74,27 @@ class MemtableSnapshot:
     @property
     def n(self) -> int:
         return len(self.ids)
+
+    def live_mask(self) -> npt.NDArray[np.bool_]:
+        """Rows that are neither superseded within this memtable nor tombstones."""
+        return ~(self.superseded | self.deleted)
+
+    def matching_rows(self, expr: Expr | None) -> npt.NDArray[np.int64]:
+        """Live rows matching ``expr``: bitmaps for full segments, row by row in the tail."""
+        live = self.live_mask()
+        if expr is None:
+            return np.flatnonzero(live).astype(np.int64)
+        mask = np.zeros(self.n, dtype=np.bool_)
+        segments = self.segments
+        for i, segment in enumerate(segments):
+            hits = to_bitmap(expr, segment)
+            if hits:
+                mask[np.asarray(hits.to_array(), dtype=np.int64) + i * SEGMENT_ROWS] = True
+        md = self.metadata
+        for row in range(len(segments) * SEGMENT_ROWS, self.n):
+            if live[row] and matches(expr, md[row]):
+                mask[row] = True
+        return np.flatnonzero(mask & live).astype(np.int64)
 
     def version(self, row: int) -> RecordVersion:
         return RecordVersion(
