@@ -1,7 +1,9 @@
 """Typed settings, read once at the edge and passed down by constructor.
 
-``Settings.from_env()`` reads ``SLABDB_*`` variables; the engine only ever sees the
-frozen :class:`EngineConfig` it is handed.  Defaults are named constants with units.
+``Settings()`` reads ``SLABDB_*`` environment variables (pydantic-settings) where a
+process starts: ``slabdb.connect`` without a config, and the CLI.  The engine only ever
+sees the frozen :class:`EngineConfig` it is handed (``Settings().engine_config()``).
+Defaults are named constants with units.
 """
 
 from __future__ import annotations

@@ -24,18 +24,10 @@ from typing import Any
 from slabdb.compaction.runner import BuiltSlab, build_slab
 from slabdb.core.config import EngineConfig
 from slabdb.core.errors import ConflictError, StaleNamespaceError
-from slabdb.core.ops import (
-    DeleteAllOp,
-    DeleteByFilterOp,
-    DeleteOp,
-    Op,
-    UpdateByFilterOp,
-    UpdateOp,
-    UpsertOp,
-    WalEntry,
-)
+from slabdb.core.ops import Op, WalEntry
 from slabdb.core.values import IndexSpec, RecordVersion
 from slabdb.core.visibility import newest
+from slabdb.engine.apply import apply_entry
 from slabdb.engine.gc_state import GcState
 from slabdb.engine.group_commit import GroupCommitter
 from slabdb.engine.sources import MemtableSource, SlabSource, Source
@@ -298,52 +290,13 @@ class Namespace:
 
     def _apply(self, entry: WalEntry) -> list[Any]:
         """Resolve and apply one entry at its LSN (deterministic: replay gives the same)."""
-        lsn, mem = entry.lsn, self._active
-        results: list[Any] = []
-        for op in entry.ops:
-            if isinstance(op, UpsertOp):
-                vectors, sparse, md = op.vectors, op.sparse, op.metadata
-                mem.put_many(
-                    [
-                        RecordVersion(
-                            id=rid,
-                            lsn=lsn,
-                            vector=None if vectors is None else vectors[i],
-                            metadata=md[i] if md else None,
-                            sparse=None if sparse is None else sparse[i],
-                        )
-                        for i, rid in enumerate(op.ids)
-                    ]
-                )
-                results.append(len(op.ids))
-            elif isinstance(op, UpdateOp):
-                cur = self._current(op.id)
-                if cur is not None:
-                    mem.put(_updated(cur, lsn, op.values, op.set_metadata, op.sparse))
-                results.append(0 if cur is None else 1)
-            elif isinstance(op, UpdateByFilterOp):
-                ids = self._matching_ids(op.filter)
-                for rid in ids:
-                    cur = self._current(rid)
-                    if cur is not None:
-                        mem.put(_updated(cur, lsn, None, op.set_metadata, None))
-                results.append(len(ids))
-            elif isinstance(op, DeleteOp | DeleteByFilterOp):
-                ids = op.ids if isinstance(op, DeleteOp) else self._matching_ids(op.filter)
-                gone = 0
-                for rid in ids:
-                    if self._current(rid) is not None:
-                        mem.put(RecordVersion(id=rid, lsn=lsn, deleted=True))
-                        gone += 1
-                results.append(gone)
-            elif isinstance(op, DeleteAllOp):
-                mem.clear(lsn)
-                results.append(None)
-            self._view = None
-        mem.mark_applied(lsn)
-        self._applied_lsn = max(self._applied_lsn, lsn)
+        results = apply_entry(entry, self._active, self._current, self._matching_ids, self._stale)
+        self._applied_lsn = max(self._applied_lsn, entry.lsn)
         self._view = None
         return results
+
+    def _stale(self) -> None:
+        self._view = None
 
     def _freeze(self) -> None:
         with self._lock:
@@ -447,22 +400,3 @@ class Namespace:
     def delete_all_data(self) -> None:
         """Remove every object of this namespace (used by delete_namespace and delete_index)."""
         self.store.delete_prefix(self.prefix)
-
-
-def _updated(
-    cur: RecordVersion,
-    lsn: int,
-    values: Any,
-    set_metadata: dict[str, Any] | None,
-    sparse: Any,
-) -> RecordVersion:
-    metadata = cur.metadata
-    if set_metadata:
-        metadata = {**(metadata or {}), **set_metadata}
-    return RecordVersion(
-        id=cur.id,
-        lsn=lsn,
-        vector=cur.vector if values is None else values,
-        metadata=metadata,
-        sparse=cur.sparse if sparse is None else sparse,
-    )

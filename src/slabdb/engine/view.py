@@ -169,40 +169,46 @@ class NamespaceView:
         """The exact top-k current records matching ``expr``, best first."""
         if top_k <= 0 or not self.sources:
             return []
-
-        def search_one(
-            pos: int, k: int, exclude: npt.NDArray[np.int64] | None
-        ) -> tuple[list[tuple[float, int]], bool]:
-            src = self.sources[pos]
-            rows, scores = src.search(vector, sparse, metric, k, expr, exclude)
-            current = [
-                (float(s), int(r))
-                for r, s in zip(rows, scores, strict=True)
-                if self._is_current(pos, src.id_at(int(r)), src.lsn_at(int(r)))
-            ]
-            return current, len(rows) < k
-
-        def gather(pos: int) -> list[tuple[float, int]]:
-            # An earlier query on this view may already know the superseded rows.
-            current, exhausted = search_one(pos, top_k, self._shadows.get(pos))
-            if len(current) >= top_k or exhausted:
-                return current[:top_k]
-            # Some of this source's best rows are superseded: leave every superseded
-            # row out and search once more (doubling k only as a safety net).
-            exclude, k = self.shadowed(pos), top_k
-            while True:
-                current, exhausted = search_one(pos, k, exclude)
-                if len(current) >= top_k or exhausted:
-                    return current[:top_k]
-                k *= 2
-
-        run: Callable[[int], list[tuple[float, int]]] = gather
+        request = _Search(vector, sparse, metric, top_k, expr)
+        run: Callable[[int], list[tuple[float, int]]] = functools.partial(self._gather, request)
         positions = range(len(self.sources))
         if executor is not None and len(self.sources) > 1:
             per_source = list(executor.map(run, positions))
         else:
             per_source = [run(p) for p in positions]
+        return self._merge(per_source, metric, top_k)
 
+    def _search_source(
+        self, req: _Search, pos: int, k: int, exclude: npt.NDArray[np.int64] | None
+    ) -> tuple[list[tuple[float, int]], bool]:
+        """(current (score, row) candidates among the source's top ``k``, exhausted)."""
+        src = self.sources[pos]
+        rows, scores = src.search(req.vector, req.sparse, req.metric, k, req.expr, exclude)
+        current = [
+            (float(s), int(r))
+            for r, s in zip(rows, scores, strict=True)
+            if self._is_current(pos, src.id_at(int(r)), src.lsn_at(int(r)))
+        ]
+        return current, len(rows) < k
+
+    def _gather(self, req: _Search, pos: int) -> list[tuple[float, int]]:
+        """The source's best ``top_k`` current candidates."""
+        # An earlier query on this view may already know the superseded rows.
+        current, exhausted = self._search_source(req, pos, req.top_k, self._shadows.get(pos))
+        if len(current) >= req.top_k or exhausted:
+            return current[: req.top_k]
+        # Some of this source's best rows are superseded: leave every superseded row out
+        # and search once more (doubling k only as a safety net).
+        exclude, k = self.shadowed(pos), req.top_k
+        while True:
+            current, exhausted = self._search_source(req, pos, k, exclude)
+            if len(current) >= req.top_k or exhausted:
+                return current[: req.top_k]
+            k *= 2
+
+    def _merge(
+        self, per_source: list[list[tuple[float, int]]], metric: str, top_k: int
+    ) -> list[Hit]:
         sign = 1.0 if higher_is_better(metric) else -1.0
         merged: list[tuple[float, str, int, int]] = []
         for pos, hits in enumerate(per_source):
@@ -220,3 +226,14 @@ class NamespaceView:
             if len(out) == top_k:
                 break
         return out
+
+
+@dataclass(frozen=True)
+class _Search:
+    """One similarity search, as every source is asked it."""
+
+    vector: F32 | None
+    sparse: SparseVector | None
+    metric: str
+    top_k: int
+    expr: Expr | None

@@ -99,7 +99,7 @@ class SlabBuilder:
             n, ids, lsn_arr, del_arr, vectors, sparse, metadata, metric, vector_type, level
         )
         live_rows = ~del_arr
-
+        dead_rows = del_arr.tolist()
         sections: list[tuple[str, Section]] = [
             ("ids", _json_bytes(list(ids))),
             ("lsns", lsn_arr),
@@ -108,38 +108,18 @@ class SlabBuilder:
         dim: int | None = None
         if vector_type == "dense":
             assert vectors is not None
-            dense = np.array(vectors, dtype=np.float32, order="C", copy=True)
-            dense[del_arr] = 0.0
-            dim = int(dense.shape[1])
-            sections += [("vectors", dense), ("norms", vector_norms(dense))]
-
-        dead_rows = del_arr.tolist()
+            dim = int(np.shape(vectors)[1])
+            sections += _dense_sections(vectors, del_arr)
         md_rows = [None if dead else md for md, dead in zip(metadata, dead_rows, strict=True)]
         index = MetadataIndex.build(md_rows)
-        sections += [
-            ("metadata_present", np.array([md is not None for md in md_rows], dtype=np.bool_)),
-            ("metadata", _json_bytes({"columns": _columns(md_rows, index.fields)})),
-            ("metadata_index", index.to_bytes()),
-        ]
-
-        sparse_rows = (
+        sections += _metadata_sections(md_rows, index)
+        sparse_rows: list[SparseVector | None] = (
             [None if dead else sv for sv, dead in zip(sparse, dead_rows, strict=True)]
             if sparse is not None
             else [None] * n
         )
         if vector_type == "sparse" or any(sv is not None for sv in sparse_rows):
-            csr = SparseRows.build(sparse_rows)
-            postings = Postings.build(csr)
-            sections += [
-                ("sparse_indptr", csr.indptr),
-                ("sparse_indices", csr.indices),
-                ("sparse_values", csr.values),
-                ("sparse_present", csr.present),
-                ("postings_terms", postings.terms),
-                ("postings_indptr", postings.indptr),
-                ("postings_rows", postings.rows),
-                ("postings_values", postings.values),
-            ]
+            sections += _sparse_sections(sparse_rows)
 
         for name, payload in (extra_sections or {}).items():
             if name in RESERVED_SECTIONS:
@@ -160,6 +140,42 @@ class SlabBuilder:
         )
         data = encode_slab(sections, stats)
         return data, dataclasses.replace(stats, size_bytes=len(data))
+
+
+def _dense_sections(
+    vectors: npt.NDArray[np.float32], deleted: npt.NDArray[np.bool_]
+) -> list[tuple[str, Section]]:
+    """Vectors (tombstones zeroed) and their norms."""
+    dense = np.array(vectors, dtype=np.float32, order="C", copy=True)
+    dense[deleted] = 0.0
+    return [("vectors", dense), ("norms", vector_norms(dense))]
+
+
+def _metadata_sections(
+    md_rows: list[Mapping[str, Any] | None], index: MetadataIndex
+) -> list[tuple[str, Section]]:
+    """Which rows have metadata, the metadata columns, and the bitmap index."""
+    return [
+        ("metadata_present", np.array([md is not None for md in md_rows], dtype=np.bool_)),
+        ("metadata", _json_bytes({"columns": _columns(md_rows, index.fields)})),
+        ("metadata_index", index.to_bytes()),
+    ]
+
+
+def _sparse_sections(sparse_rows: list[SparseVector | None]) -> list[tuple[str, Section]]:
+    """Sparse rows in CSR form plus per-term postings for sparse search."""
+    csr = SparseRows.build(sparse_rows)
+    postings = Postings.build(csr)
+    return [
+        ("sparse_indptr", csr.indptr),
+        ("sparse_indices", csr.indices),
+        ("sparse_values", csr.values),
+        ("sparse_present", csr.present),
+        ("postings_terms", postings.terms),
+        ("postings_indptr", postings.indptr),
+        ("postings_rows", postings.rows),
+        ("postings_values", postings.values),
+    ]
 
 
 def _columns(
