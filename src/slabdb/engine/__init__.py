@@ -1,1 +1,9 @@
-"""engine."""
+"""The namespace engine: where the WAL, memtables, slabs and manifest meet.
+
+* :mod:`slabdb.engine.namespace` - one namespace: write path (group commit into the WAL,
+  apply to the memtable), flush to L0 slabs, manifest adoption and publication;
+* :mod:`slabdb.engine.apply` - resolving a WAL entry's intents at its LSN;
+* :mod:`slabdb.engine.view` and :mod:`slabdb.engine.sources` - immutable read views that
+  scatter a query over memtables and slabs and merge exact results;
+* :mod:`slabdb.engine.maintenance` - background flush, compaction and garbage collection.
+"""
