@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from slabdb.core.errors import InvalidArgumentError, NotFoundError, SlabDBError
+from slabdb.core.errors import NotFoundError, SlabDBError
 
 log = logging.getLogger("slabdb.api")
 
@@ -51,7 +51,3 @@ def validation_message(errors: Sequence[Any]) -> str:
             parts.append(f"{loc or 'body'}: {msg}")
     more = len(errors) - 5
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
-
-
-def invalid(message: str) -> InvalidArgumentError:
-    return InvalidArgumentError(message)

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from slabdb.api.service.naming import listed_name
 from slabdb.client import Client
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -49,7 +50,7 @@ class EngineCollector(Collector):
         for project, client in self._clients():
             fanout, max_level = client.config.level_fanout, client.config.max_level
             for index, ns_name, ns in client.open_namespace_entries():
-                lv = [project, index, ns_name or "__default__"]
+                lv = [project, index, listed_name(ns_name)]
                 st: dict[str, Any] = ns.stats()
                 lsn.add_metric(lv, st["applied_lsn"])
                 checkpoint.add_metric(lv, st["checkpoint_lsn"])

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 log = logging.getLogger("slabdb.mux")
 HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -168,12 +168,3 @@ class MuxProtocol(asyncio.Protocol):
     def resume_front_reading(self) -> None:
         if self._transport is not None:
             self._transport.resume_reading()
-
-
-def mux_factory(
-    http_factory: Callable[[], asyncio.Protocol], grpc_socket_for: Callable[[int], str | None]
-) -> Callable[..., Any]:
-    def make(*_: Any, **__: Any) -> MuxProtocol:
-        return MuxProtocol(http_factory, grpc_socket_for)
-
-    return make

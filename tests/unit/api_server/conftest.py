@@ -31,7 +31,7 @@ def pg_catalog_url(pg_server: PostgresServer) -> str:
     return f"postgresql://{TEST_ROLE}@127.0.0.1:{pg_server.port}/{name}"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh catalog of each backend."""
     if request.param == "sqlite":

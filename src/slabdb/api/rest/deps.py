@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the server context, the caller's project, the index of a port."""
+"""FastAPI dependencies: the server context, the caller's project, the index of a port
+and the data-plane service over it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import Depends, Request
 from starlette.responses import Response
 
 from slabdb.api.context import ServerContext
+from slabdb.api.service import IndexService
 from slabdb.client.index import Index
 from slabdb.core.errors import NotFoundError
 
@@ -56,3 +58,11 @@ def data_index(request: Request, ctx: Ctx, project_name: ProjectName) -> Index:
 
 
 DataIndex = Annotated[Index, Depends(data_index)]
+
+
+def data_service(index: DataIndex) -> IndexService:
+    """The data-plane operations of the index served on this port."""
+    return IndexService(index)
+
+
+DataService = Annotated[IndexService, Depends(data_service)]

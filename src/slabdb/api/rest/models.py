@@ -1,7 +1,8 @@
 """Request bodies of the REST API, with Pinecone's camelCase names.
 
 Unknown fields are refused (400, naming the field) so typos never pass silently; the
-engine validates values (dimensions, limits, filters) with its own clear messages.
+engine validates values (dimensions, limits, filters) with its own clear messages. Each
+data-plane body turns itself into the service's transport-neutral input (``to_input``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from slabdb.api.service.inputs import (
+    CreateNamespaceInput,
+    DeleteInput,
+    FetchByMetadataInput,
+    QueryInput,
+    StatsInput,
+    UpdateInput,
+    UpsertInput,
+)
 
 
 class _Body(BaseModel):
@@ -20,16 +31,31 @@ class SparseValuesIn(_Body):
     values: list[float]
 
 
+def _sparse(sv: SparseValuesIn | None) -> dict[str, Any] | None:
+    return None if sv is None else sv.model_dump()
+
+
 class VectorIn(_Body):
     id: StrictStr
     values: list[float] | None = None
     sparse_values: SparseValuesIn | None = Field(default=None, alias="sparseValues")
     metadata: dict[str, Any] | None = None
 
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "values": self.values if self.values is not None else [],
+            "metadata": self.metadata,
+            "sparse_values": _sparse(self.sparse_values),
+        }
+
 
 class UpsertRequest(_Body):
     vectors: list[VectorIn]
     namespace: StrictStr | None = None
+
+    def to_input(self) -> UpsertInput:
+        return UpsertInput(vectors=[v.to_record() for v in self.vectors], namespace=self.namespace)
 
 
 class QueryRequest(_Body):
@@ -45,6 +71,21 @@ class QueryRequest(_Body):
     scan_factor: float | None = Field(default=None, alias="scanFactor")
     max_candidates: StrictInt | None = Field(default=None, alias="maxCandidates")
 
+    def to_input(self) -> QueryInput:
+        return QueryInput(
+            top_k=self.top_k,
+            namespace=self.namespace,
+            filter=self.filter,
+            include_values=self.include_values,
+            include_metadata=self.include_metadata,
+            vector=self.vector,
+            sparse_vector=_sparse(self.sparse_vector),
+            id=self.id,
+            queries_sent=bool(self.queries),
+            scan_factor=self.scan_factor,
+            max_candidates=self.max_candidates,
+        )
+
 
 class UpdateRequest(_Body):
     id: StrictStr | None = None
@@ -55,12 +96,31 @@ class UpdateRequest(_Body):
     filter: dict[str, Any] | None = None
     dry_run: StrictBool | None = Field(default=None, alias="dryRun")
 
+    def to_input(self) -> UpdateInput:
+        return UpdateInput(
+            id=self.id,
+            values=self.values,
+            sparse_values=_sparse(self.sparse_values),
+            set_metadata=self.set_metadata,
+            namespace=self.namespace,
+            filter=self.filter,
+            dry_run=bool(self.dry_run),
+        )
+
 
 class DeleteRequest(_Body):
     ids: list[StrictStr] | None = None
     delete_all: StrictBool | None = Field(default=None, alias="deleteAll")
     namespace: StrictStr | None = None
     filter: dict[str, Any] | None = None
+
+    def to_input(self) -> DeleteInput:
+        return DeleteInput(
+            ids=self.ids,
+            delete_all=bool(self.delete_all),
+            namespace=self.namespace,
+            filter=self.filter,
+        )
 
 
 class FetchByMetadataRequest(_Body):
@@ -69,14 +129,28 @@ class FetchByMetadataRequest(_Body):
     limit: StrictInt | None = None
     pagination_token: StrictStr | None = Field(default=None, alias="paginationToken")
 
+    def to_input(self) -> FetchByMetadataInput:
+        return FetchByMetadataInput(
+            filter=self.filter,
+            namespace=self.namespace,
+            limit=self.limit,
+            pagination_token=self.pagination_token,
+        )
+
 
 class DescribeIndexStatsRequest(_Body):
     filter: dict[str, Any] | None = None
+
+    def to_input(self) -> StatsInput:
+        return StatsInput(filter=self.filter)
 
 
 class CreateNamespaceRequest(_Body):
     name: StrictStr
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+
+    def to_input(self) -> CreateNamespaceInput:
+        return CreateNamespaceInput(name=self.name, schema=self.schema_)
 
 
 class CreateIndexRequest(_Body):

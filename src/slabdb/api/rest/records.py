@@ -1,6 +1,8 @@
 """Integrated embedding over REST: ``POST /indexes/create-for-model`` (control plane) and
 the records API on each index's port: ``POST /records/namespaces/{ns}/upsert`` (NDJSON)
-and ``POST /records/namespaces/{ns}/search``. The logic is :mod:`slabdb.client.records`."""
+and ``POST /records/namespaces/{ns}/search``. The records routes call
+:mod:`slabdb.api.service` like every data-plane route; the embedding logic is
+:mod:`slabdb.client.records`."""
 
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ from pydantic import Field, StrictStr
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from slabdb.api.rest import render
 from slabdb.api.rest.control import _model
-from slabdb.api.rest.deps import JSON, Ctx, DataIndex, ProjectName
+from slabdb.api.rest.deps import JSON, Ctx, DataService, ProjectName
 from slabdb.api.rest.models import _Body
+from slabdb.api.service.inputs import SearchRecordsInput, UpsertRecordsInput
 from slabdb.api.versions import DEFAULT_CLOUD, DEFAULT_REGION, parse_tags
-from slabdb.client.records import MAX_UPSERT_RECORDS, SearchRecordsResponse
+from slabdb.client.records import MAX_UPSERT_RECORDS
 from slabdb.core.errors import InvalidArgumentError
 
 router = APIRouter(tags=["integrated embedding"])
@@ -100,26 +104,19 @@ def parse_ndjson(raw: bytes) -> list[Any]:
 
 
 @router.post("/records/namespaces/{namespace}/upsert", status_code=201)
-async def upsert_records(namespace: str, request: Request, index: DataIndex) -> Response:
+async def upsert_records(namespace: str, request: Request, service: DataService) -> Response:
     records = parse_ndjson(await request.body())
-    await run_in_threadpool(index.upsert_records, namespace, records)
-    return Response(status_code=201)
-
-
-def _search_json(res: SearchRecordsResponse) -> dict[str, Any]:
-    usage: dict[str, Any] = {"read_units": res.usage.read_units}
-    if res.usage.embed_total_tokens is not None:
-        usage["embed_total_tokens"] = res.usage.embed_total_tokens
-    return {
-        "result": {
-            "hits": [{"_id": h.id, "_score": h.score, "fields": h.fields} for h in res.result.hits]
-        },
-        "usage": usage,
-        "namespace": res.namespace,
-    }
+    reply = await run_in_threadpool(
+        service.upsert_records, UpsertRecordsInput(namespace=namespace, records=records)
+    )
+    return Response(status_code=201, headers=reply.lsn_headers or None)
 
 
 @router.post("/records/namespaces/{namespace}/search")
-def search_records(namespace: str, body: SearchRecordsRequest, index: DataIndex) -> Response:
-    res = index.search(namespace, query=body.query, rerank=body.rerank, fields=body.fields)
-    return JSON(_search_json(res))
+def search_records(namespace: str, body: SearchRecordsRequest, service: DataService) -> Response:
+    reply = service.search_records(
+        SearchRecordsInput(
+            namespace=namespace, query=body.query, fields=body.fields, rerank=body.rerank
+        )
+    )
+    return render.respond(reply, render.search_records(reply.result))

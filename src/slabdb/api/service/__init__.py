@@ -1,0 +1,13 @@
+"""The transport-neutral data plane that REST (:mod:`slabdb.api.rest`) and gRPC
+(:mod:`slabdb.api.grpc`) both call, so the two cannot disagree.
+
+* :mod:`.inputs` - each operation's arguments as plain values.
+* :mod:`.index_service` - :class:`IndexService`, one method per operation.
+* :mod:`.reply` - :class:`Reply`: the wire-neutral result and the LSNs to report.
+* :mod:`.naming` - the default-namespace rule (``"__default__"`` <-> ``""``).
+"""
+
+from slabdb.api.service.index_service import IndexService
+from slabdb.api.service.reply import MAX_INDEXED_LSN, REQUEST_LSN, Reply
+
+__all__ = ["MAX_INDEXED_LSN", "REQUEST_LSN", "IndexService", "Reply"]
