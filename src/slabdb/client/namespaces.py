@@ -9,7 +9,7 @@ from typing import Any
 from slabdb.client import validation
 from slabdb.client.context import IndexContext
 from slabdb.client.responses import ListNamespacesResponse, NamespaceDescription, Pagination
-from slabdb.core import limits
+from slabdb.core import limits, naming
 from slabdb.core.errors import NamespaceNotFoundError
 
 
@@ -23,7 +23,7 @@ class NamespaceOps:
         ns = self._ctx.namespace(name)
         if ns is None:
             raise NamespaceNotFoundError(f"namespace {name!r} not found")
-        return NamespaceDescription(name=name or "__default__", record_count=ns.view().count)
+        return NamespaceDescription(name=naming.listed_name(name), record_count=ns.view().count)
 
     def list_namespaces_paginated(
         self,
@@ -33,13 +33,14 @@ class NamespaceOps:
     ) -> ListNamespacesResponse:
         names = self.namespace_names(prefix)
         total = len(names)
-        if pagination_token:
-            names = [n for n in names if n > pagination_token]
+        if pagination_token:  # the last name of the previous page, as listed
+            after = naming.engine_name(pagination_token)
+            names = [n for n in names if n > after]
         limit = limit or limits.DEFAULT_LIST_LIMIT
         page, rest = names[:limit], names[limit:]
         return ListNamespacesResponse(
             namespaces=[self._describe(n) for n in page],
-            pagination=Pagination(next=page[-1]) if rest else None,
+            pagination=Pagination(next=naming.listed_name(page[-1])) if rest else None,
             total_count=total,
         )
 

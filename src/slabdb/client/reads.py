@@ -22,7 +22,7 @@ from slabdb.client.responses import (
     Usage,
     Vector,
 )
-from slabdb.core import limits
+from slabdb.core import limits, naming
 from slabdb.core.errors import InvalidArgumentError
 from slabdb.core.values import F32, RecordVersion, SparseVector
 from slabdb.engine.view import Hit, NamespaceView
@@ -206,7 +206,7 @@ class RecordReads:
                 continue
             count = view.count if expr is None else len(view.matching_ids(expr))
             if count:
-                namespaces[name] = NamespaceSummary(vector_count=count)
+                namespaces[naming.listed_name(name)] = NamespaceSummary(vector_count=count)
         return DescribeIndexStatsResponse(
             namespaces=namespaces,
             dimension=cfg.dimension,

@@ -23,6 +23,7 @@ from slabdb.client.responses import (
     UpsertResponse,
 )
 from slabdb.client.writes import RecordWrites
+from slabdb.core import naming
 from slabdb.core.errors import InvalidArgumentError, LimitExceededError
 
 
@@ -130,7 +131,9 @@ def _response(
         read_units=res.usage.read_units if res.usage else 1, embed_total_tokens=tokens
     )
     return SearchRecordsResponse(
-        result=SearchResult(hits=hits), usage=usage, namespace=res.namespace or "__default__"
+        result=SearchResult(hits=hits),
+        usage=usage,
+        namespace=naming.listed_name(res.namespace or ""),
     )
 
 

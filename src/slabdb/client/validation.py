@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from slabdb.core import limits
+from slabdb.core import limits, naming
 from slabdb.core.errors import (
     DimensionMismatchError,
     InvalidArgumentError,
@@ -70,8 +70,7 @@ def namespace(ns: Any) -> str:
         return ""
     if not isinstance(ns, str):
         raise InvalidArgumentError(f"namespace must be a string, got {type(ns).__name__}")
-    if ns == "__default__":
-        return ""
+    ns = naming.engine_name(ns)
     if len(ns) > limits.MAX_NAMESPACE_LENGTH:
         raise LimitExceededError(
             f"namespace is {len(ns)} characters; the limit is {limits.MAX_NAMESPACE_LENGTH}"

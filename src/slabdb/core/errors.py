@@ -2,8 +2,9 @@
 
 Every error a user can see derives from :class:`SlabDBError` and knows how the API
 layer should present it: its HTTP status, its gRPC status code and its wire name
-(Pinecone's ``error.code`` strings).  The API layer only translates; it never
-decides statuses itself.
+(Pinecone's ``error.code`` strings), and whether another attempt may succeed
+(``retryable``, read by :func:`slabdb.core.retry.is_retryable`).  The API layer only
+translates; it never decides statuses itself.
 
 ::
 
@@ -22,12 +23,11 @@ decides statuses itself.
     │   └── ObjectNotFoundError
     ├── AlreadyExistsError (409, ALREADY_EXISTS)
     │   └── ObjectExistsError                 create-if-absent found the key taken
-    ├── ConflictError (409, ABORTED)          lost a compare-and-swap race
+    ├── ConflictError (409, ABORTED)          lost a compare-and-swap race; retryable
     │   ├── PreconditionFailedError           put-if-ETag-matches saw another ETag
     │   └── StaleNamespaceError               the open namespace was deleted elsewhere
-    ├── FailedPreconditionError (400, FAILED_PRECONDITION)
     ├── CorruptionError (500, DATA_LOSS)       a checksum did not match
-    ├── StorageError (503, UNAVAILABLE)        the object store failed
+    ├── StorageError (503, UNAVAILABLE)        the object store failed; retryable
     └── ClosedError (503, UNAVAILABLE)         the database was closed
 """
 
@@ -59,6 +59,8 @@ class SlabDBError(Exception):
     http_status: ClassVar[int] = 500
     grpc_code: ClassVar[int] = GrpcCode.INTERNAL
     wire_name: ClassVar[str] = "INTERNAL"
+    retryable: bool = False
+    """True when the same call may succeed if tried again later (a class attribute)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -154,14 +156,7 @@ class ConflictError(SlabDBError):
     http_status = 409
     grpc_code = GrpcCode.ABORTED
     wire_name = "ABORTED"
-
-
-class FailedPreconditionError(SlabDBError):
-    """The operation does not fit the resource's state or kind."""
-
-    http_status = 400
-    grpc_code = GrpcCode.FAILED_PRECONDITION
-    wire_name = "FAILED_PRECONDITION"
+    retryable = True
 
 
 class CorruptionError(SlabDBError):
@@ -178,6 +173,7 @@ class StorageError(SlabDBError):
     http_status = 503
     grpc_code = GrpcCode.UNAVAILABLE
     wire_name = "UNAVAILABLE"
+    retryable = True
 
 
 class ClosedError(SlabDBError):

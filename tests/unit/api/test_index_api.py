@@ -361,3 +361,19 @@ def test_writes_report_their_lsn_and_queries_what_they_saw(index):
 def test_metadata_errors_name_the_record(index):
     with pytest.raises(InvalidArgumentError, match=r"vectors\[1\]\.metadata"):
         index.upsert(vectors=[("a", [1, 0, 0], {"ok": 1}), ("b", [1, 0, 0], {"bad": None})])
+
+
+def test_namespace_pages_continue_past_the_default_namespace() -> None:
+    db = slabdb.connect("memory://", config=slabdb.EngineConfig(background=False))
+    db.create_index(name="nsp", dimension=2, metric="euclidean")
+    index = db.Index("nsp")
+    for ns in ("", "b", "c"):
+        index.upsert(vectors=[("x", [1.0, 2.0])], namespace=ns)
+    first = index.list_namespaces_paginated(limit=1)
+    assert [d.name for d in first.namespaces] == ["__default__"]
+    assert first.pagination is not None and first.pagination.next == "__default__"
+    second = index.list_namespaces_paginated(limit=1, pagination_token=first.pagination.next)
+    assert [d.name for d in second.namespaces] == ["b"]
+    assert [d.name for d in index.list_namespaces(limit=1)] == ["__default__", "b", "c"]
+    assert set(index.describe_index_stats().namespaces) == {"__default__", "b", "c"}
+    db.close()

@@ -4,7 +4,7 @@
 * :mod:`.inputs` - each operation's arguments as plain values.
 * :mod:`.index_service` - :class:`IndexService`, one method per operation.
 * :mod:`.reply` - :class:`Reply`: the wire-neutral result and the LSNs to report.
-* :mod:`.naming` - the default-namespace rule (``"__default__"`` <-> ``""``).
+* :mod:`slabdb.core.naming` - the default-namespace rule (``"__default__"`` <-> ``""``).
 """
 
 from slabdb.api.service.index_service import IndexService

@@ -3,7 +3,7 @@
 REST handlers and gRPC servicer methods parse their input into :mod:`.inputs`, call the
 :class:`IndexService` method of the operation and render its :class:`~.reply.Reply`.
 Everything that must not differ between transports lives here: the default-namespace
-rule (:mod:`.naming`), the checks the engine does not make (listing limits, options
+rule (:mod:`slabdb.core.naming`), the checks the engine does not make (listing limits, options
 SlabDB does not serve), and which LSN an answer reports.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from slabdb.api.service import naming
+from slabdb.core import naming
 from slabdb.api.service.inputs import (
     CreateNamespaceInput,
     DeleteInput,

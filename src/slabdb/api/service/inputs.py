@@ -2,7 +2,7 @@
 
 REST builds them from its pydantic bodies and query strings, gRPC from protobuf
 messages. Absent optional fields are ``None``; namespaces are as the request named them
-(``None``, ``""`` or ``"__default__"`` for the default one: see :mod:`.naming`); sparse
+(``None``, ``""`` or ``"__default__"`` for the default one: see :mod:`slabdb.core.naming`); sparse
 vectors are ``{"indices": [...], "values": [...]}`` dicts; filters and metadata are dicts.
 """
 

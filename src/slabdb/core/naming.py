@@ -1,11 +1,12 @@
-"""The default namespace on the wire: the one place REST and gRPC learn how it is named.
+"""The default namespace: the one place the embedded API, REST and gRPC learn its names.
 
 Pinecone's data plane has one namespace without a name: requests that omit
 ``namespace`` (REST: the field is absent or ``null``; gRPC: the proto3 string is empty)
 address it, and so does the reserved name ``"__default__"``. The engine calls it ``""``.
 
 Answers name it in two ways, the same on both transports and at every supported API
-version (2025-01 to 2026-07: :mod:`slabdb.api.versions` has no rule of its own for it):
+version (2025-01 to 2026-07: :mod:`slabdb.api.versions` has no rule of its own for it),
+and the same in the embedded API, as the official SDK 10 shows them:
 
 =========================================================  =================
 where the name appears                                     default namespace
