@@ -4,12 +4,14 @@ A key made with ``slabdb keys create --catalog postgresql://...`` works on both;
 index created through A is described by B (with B's host: its own base port + the
 shared slot); vectors written through A are read through B; a delete through B is a
 404 on A.  Also: the catalog survives a Postgres restart (reconnect), and the
-password in the catalog URL shows up in no output.
+password in the catalog URL shows up in no output; a call while Postgres is down gives up
+after the shared retry policy's attempts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -24,7 +26,8 @@ import pytest
 from pinecone import Pinecone, ServerlessSpec
 from pinecone.errors import NotFoundError as PineconeNotFound
 
-from slabdb.control.catalog_db import ControlCatalog
+from slabdb.control.catalog_db import CATALOG_RETRY, ControlCatalog
+from slabdb.core.errors import StorageError
 from slabdb.testing.postgres import TEST_ROLE, PostgresServer, find_pg_bin, temporary_postgres
 from slabdb.testing.s3 import MotoS3Server
 from slabdb.testing.server import free_port_range
@@ -235,4 +238,27 @@ def test_catalog_reconnects_after_postgres_restart(pg_server: PostgresServer) ->
     pg_server.restart()
     assert cat.claim_slot("p", "i", {}).slot == 1  # write retried: BEGIN never went out
     assert cat.all_slots()[0].name == "i"
+    cat.close()
+
+
+def test_catalog_gives_up_under_the_retry_policy_while_postgres_is_down(
+    pg_server: PostgresServer,
+) -> None:
+    url = new_database(pg_server, f"down_{os.getpid()}")
+    pauses: list[float] = []
+    policy = dataclasses.replace(CATALOG_RETRY, sleep=pauses.append, random=lambda: 1.0)
+    cat = ControlCatalog(url, retry=policy)
+    cat.create_project("p", "projects/p/")
+    pg_server.stop()
+    try:
+        with pytest.raises(StorageError) as info:
+            cat.list_projects()
+        # Three attempts, backing off 0.25 s then 1 s (full jitter drawn at its top here).
+        assert pauses == [0.25, 1.0]
+        assert PASSWORD not in str(info.value) and "***" in str(info.value)
+    finally:
+        pg_server.start()
+    pauses.clear()
+    assert [p.name for p in cat.list_projects()] == ["p"]  # reconnects once it is back
+    assert pauses == []
     cat.close()

@@ -25,9 +25,10 @@ Concurrency and failures:
 * Unique violations become :class:`~slabdb.core.errors.AlreadyExistsError`.
 * One connection per process, behind a lock.  A lost Postgres connection (server
   restart, network cut) is reopened on the next call; a statement that failed because
-  the connection was lost is retried when that is safe (reads, and writes whose
-  ``COMMIT`` was not yet sent).  If Postgres stays unreachable the call raises
-  :class:`~slabdb.core.errors.StorageError` (HTTP 503).
+  the connection was lost, or a connection that could not be opened, is retried under
+  :data:`CATALOG_RETRY` (SlabDB's one retry policy, :mod:`slabdb.core.retry`) when that
+  is safe: reads, and writes whose ``COMMIT`` was not yet sent.  If Postgres stays
+  unreachable the call raises :class:`~slabdb.core.errors.StorageError` (HTTP 503).
 * The URL's password never appears in messages: :func:`redact_url` is what gets shown.
 """
 
@@ -41,7 +42,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -53,6 +54,7 @@ from slabdb.core.errors import (
     SlabDBError,
     StorageError,
 )
+from slabdb.core.retry import RetryPolicy
 
 log = logging.getLogger("slabdb.control")
 T = TypeVar("T")
@@ -64,9 +66,32 @@ PG_SCHEMA_LOCK = 0x5_1AB_D801
 PG_SLOT_LOCK = 0x5_1AB_D802
 """``pg_advisory_xact_lock`` key serializing slot claims across processes."""
 PG_CONNECT_TIMEOUT_SECONDS = 10
-ATTEMPTS = 3
-"""Tries of one call when the Postgres connection is lost (reconnecting in between)."""
-RETRY_DELAYS_SECONDS = (0.0, 0.25, 1.0)
+
+
+class CatalogConnectionLostError(StorageError):
+    """The catalog connection could not be opened, or broke before ``COMMIT`` was sent:
+    running the call again on a new connection is safe."""
+
+
+def _safe_to_rerun(error: BaseException) -> bool:
+    return isinstance(error, CatalogConnectionLostError)
+
+
+CATALOG_RETRY = RetryPolicy(
+    max_attempts=3, initial_backoff_seconds=0.25, max_backoff_seconds=1.0, multiplier=4.0
+)
+"""Tries of one call when the Postgres connection is lost (reconnecting in between):
+waits of up to 0.25 s, then up to 1 s (full jitter). Only a lost connection is retried
+(whatever the policy's ``retry_if`` says): the catalog knows when a re-run is safe."""
+SQLITE_WAL_RETRY = RetryPolicy(
+    max_attempts=1000,
+    initial_backoff_seconds=0.005,
+    max_backoff_seconds=0.1,
+    deadline_seconds=30.0,
+    log_level=logging.DEBUG,
+    retry_if=lambda error: isinstance(error, sqlite3.OperationalError),
+)
+"""Switching a SQLite file to WAL takes a lock that its busy timeout does not wait for."""
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS projects (
@@ -160,13 +185,14 @@ class _Tx:
 class ControlCatalog:
     """Thread-safe access to the control tables (one connection behind a lock)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, retry: RetryPolicy = CATALOG_RETRY) -> None:
         self.url = url
         self.display_url = redact_url(url)
         """The URL without its password: the only form that may be logged or shown."""
         self._secret = _password(url)
         self._lock = threading.RLock()
         self._pg = is_postgres_url(url)
+        self._retry = replace(retry, retry_if=_safe_to_rerun)
         self._conn: Any = None
         self._lost: tuple[type[BaseException], ...]
         if self._pg:
@@ -211,16 +237,13 @@ class ControlCatalog:
         path = Path(self.url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        deadline = time.monotonic() + 30
-        while True:  # switching to WAL takes a lock the busy timeout does not wait for
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                break
-            except sqlite3.OperationalError:
-                if time.monotonic() > deadline:
-                    conn.close()
-                    raise
-                time.sleep(0.02)
+        try:
+            SQLITE_WAL_RETRY.call(
+                lambda: conn.execute("PRAGMA journal_mode=WAL"), what=f"WAL mode for {path}"
+            )
+        except sqlite3.OperationalError:
+            conn.close()
+            raise
         conn.execute("PRAGMA synchronous=FULL")
         return conn
 
@@ -234,7 +257,7 @@ class ControlCatalog:
             try:
                 conn = self._conn = self._connect()
             except Exception as exc:
-                raise StorageError(
+                raise CatalogConnectionLostError(
                     f"cannot open the control catalog {self.display_url}: {self._scrub(exc)}"
                 ) from None
         return conn
@@ -253,55 +276,49 @@ class ControlCatalog:
     def _fail(self, exc: BaseException) -> StorageError:
         return StorageError(f"control catalog {self.display_url}: {self._scrub(exc)}")
 
-    def _run(self, body: Callable[[Any], T], *, transaction: bool, pg_lock: int | None) -> T:
+    def _run(self, body: Callable[[_Tx], T], *, transaction: bool, pg_lock: int | None) -> T:
+        """``body`` on the connection, re-run on a new one while that is safe."""
         with self._lock:
-            for attempt in range(ATTEMPTS):
-                if RETRY_DELAYS_SECONDS[attempt]:
-                    time.sleep(RETRY_DELAYS_SECONDS[attempt])
-                conn = self._connection() if attempt == ATTEMPTS - 1 else self._try_connection()
-                if conn is None:
-                    continue
-                cur = conn.cursor()
-                committing = False
-                try:
-                    tx = _Tx(cur, self._pg)
-                    if transaction:
-                        cur.execute("BEGIN" if self._pg else "BEGIN IMMEDIATE")
-                        if self._pg and pg_lock is not None:
-                            cur.execute("SELECT pg_advisory_xact_lock(%s)", (pg_lock,))
-                    result = body(tx)
-                    if transaction:
-                        committing = True
-                        cur.execute("COMMIT")
-                    return result
-                except BaseException as exc:
-                    lost = self._is_lost(conn, exc)
-                    if lost:
-                        self._drop()
-                    elif transaction and not committing:
-                        self._rollback(cur)
-                    if lost and not committing and attempt < ATTEMPTS - 1:
-                        log.warning(
-                            "control catalog connection lost (%s); reconnecting",
-                            self._scrub(exc),
-                        )
-                        continue
-                    if isinstance(exc, (*self._integrity, SlabDBError)):
-                        raise
-                    if isinstance(exc, self._db_errors):
-                        raise self._fail(exc) from None
-                    raise
-                finally:
-                    with contextlib.suppress(Exception):
-                        cur.close()
-        raise StorageError(f"control catalog {self.display_url} is unreachable")
+            return self._retry.call(
+                lambda: self._attempt(body, transaction=transaction, pg_lock=pg_lock),
+                what=f"control catalog {self.display_url}",
+            )
 
-    def _try_connection(self) -> Any:
+    def _attempt(self, body: Callable[[_Tx], T], *, transaction: bool, pg_lock: int | None) -> T:
+        """One try (call with the lock held). A lost connection before ``COMMIT`` raises
+        :class:`CatalogConnectionLostError`; every other failure is final."""
+        conn = self._connection()
+        cur = conn.cursor()
+        committing = False
         try:
-            return self._connection()
-        except StorageError as exc:
-            log.warning("%s; retrying", exc.message)
-            return None
+            tx = _Tx(cur, self._pg)
+            if transaction:
+                cur.execute("BEGIN" if self._pg else "BEGIN IMMEDIATE")
+                if self._pg and pg_lock is not None:
+                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (pg_lock,))
+            result = body(tx)
+            if transaction:
+                committing = True
+                cur.execute("COMMIT")
+            return result
+        except BaseException as exc:
+            lost = self._is_lost(conn, exc)
+            if lost:
+                self._drop()
+            elif transaction and not committing:
+                self._rollback(cur)
+            if lost and not committing:
+                raise CatalogConnectionLostError(
+                    f"control catalog {self.display_url}: connection lost: {self._scrub(exc)}"
+                ) from None
+            if isinstance(exc, (*self._integrity, SlabDBError)):
+                raise
+            if isinstance(exc, self._db_errors):
+                raise self._fail(exc) from None
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                cur.close()
 
     def _rollback(self, cur: Any) -> None:
         with contextlib.suppress(Exception):  # the connection is checked on the next call
@@ -318,10 +335,6 @@ class ControlCatalog:
     def _create_schema(self, tx: _Tx) -> None:
         for statement in _SCHEMA:
             tx.execute(statement)
-
-    def ping(self) -> None:
-        """Raise :class:`StorageError` if the catalog cannot be reached."""
-        self._rows("SELECT 1")
 
     def close(self) -> None:
         with self._lock:

@@ -162,15 +162,10 @@ class Projects:
         name: str,
         deletion_protection: str | None,
         tags: dict[str, str] | None,
-        meta_changes: dict[str, Any] | None = None,
     ) -> IndexInfo:
         client = self.client(project)
         model = client.configure_index(name, deletion_protection=deletion_protection, tags=tags)
         info = self._info(project, model)
-        if meta_changes:
-            meta = {**info.meta, **meta_changes}
-            self.catalog.update_slot_meta(project, name, meta)
-            info = IndexInfo(project, model, info.slot, meta)
         self._forget(info.slot)
         return info
 

@@ -1,9 +1,12 @@
 """Pluggable embedding models: one :class:`Embedder` interface, a registry by name.
 
 >>> from slabdb.embed import get_embedder
->>> embedder = get_embedder("fake", dimension=8)   # "minilm" is the default
+>>> embedder = get_embedder("wordllama", dimension=64)   # "minilm" is the default
 >>> embedder.embed_documents(["a", "b"]).shape
-(2, 8)
+(2, 64)
+
+The test-only ``fake`` embedder lives in :mod:`slabdb.testing` and is not registered by
+name; tests build it directly or ``register`` it themselves.
 
 Importing this package is cheap: backends (onnxruntime, wordllama, httpx, boto3) load
 only when one is built. The backend classes are importable from here too, lazily.

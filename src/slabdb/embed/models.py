@@ -38,12 +38,15 @@ class ModelSpec:
     dimensions: tuple[int, ...] | None
     """Dimensions the model can produce (None: any)."""
     test_only: bool = False
+    factory: str | None = None
+    """``"module:attribute"`` building it, for a model the embedder registry does not
+    hold (test models live in :mod:`slabdb.testing`); None: the registry's entry."""
 
 
 LOCAL_MODELS: dict[str, ModelSpec] = {
     "minilm": ModelSpec(384, (384,)),
     "wordllama": ModelSpec(256, (64, 128, 256)),
-    "fake": ModelSpec(384, None, test_only=True),
+    "fake": ModelSpec(384, None, test_only=True, factory="slabdb.testing.embedders:FakeEmbedder"),
 }
 
 
@@ -130,11 +133,14 @@ class EmbedModels:
             cached = self._loaded.get(key)
             if cached is not None:
                 return cached
-            from slabdb.embed.registry import get_embedder
+            from slabdb.embed.registry import build_embedder, get_embedder
 
             spec = LOCAL_MODELS[model]
             options = {} if spec.dimensions == (dimension,) else {"dimension": dimension}
-            embedder = get_embedder(model, **options)
+            if spec.factory is not None:
+                embedder = build_embedder(spec.factory, **options)
+            else:
+                embedder = get_embedder(model, **options)
             self._loaded[key] = embedder
             return embedder
 

@@ -7,9 +7,9 @@ Request: ``{"model", "input": [texts], "encoding_format": "float"}`` plus ``"dim
 when a reduced dimension is asked for (OpenAI's ``text-embedding-3-*``). Response:
 ``{"data": [{"index", "embedding"}]}``, put back in input order by ``index``.
 
-Failures: HTTP 408/409/425/429/5xx, timeouts and connection errors are retried under the
-:class:`~slabdb.embed.retry.RetryPolicy` (``Retry-After`` / ``retry-after-ms``
-honoured); any other status raises :class:`EmbeddingRejectedError` at once with the
+Failures: HTTP 408/429/500/502/503/504 (the shared list), timeouts and connection
+errors are retried under the :class:`~slabdb.embed.retry.RetryPolicy` (``Retry-After``
+/ ``retry-after-ms`` honoured); any other status raises :class:`EmbeddingRejectedError` at once with the
 server's message; a malformed body raises :class:`EmbeddingError`.
 
 Input longer than ``max_input_chars`` characters is cut client-side (the server would

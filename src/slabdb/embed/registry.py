@@ -8,8 +8,9 @@ Built-in names (each backend's module is imported only when its name is asked fo
 * ``wordllama``: :class:`slabdb.embed.wordllama.WordLlamaEmbedder` — wordllama
 * ``openai``: :class:`slabdb.embed.openai.OpenAIEmbedder` — httpx, tenacity
 * ``bedrock``: :class:`slabdb.embed.bedrock.BedrockEmbedder` — boto3, tenacity
-* ``fake``: :class:`slabdb.testing.embedders.FakeEmbedder` — nothing
 
+Test embedders live in :mod:`slabdb.testing` and are not registered here; a test that
+wants one by name registers it (``register("fake", "slabdb.testing.embedders:FakeEmbedder")``).
 Names are case-insensitive. ``options`` go to the class's constructor unchanged.
 """
 
@@ -33,7 +34,6 @@ _BUILTIN: dict[str, str] = {
     "wordllama": "slabdb.embed.wordllama:WordLlamaEmbedder",
     "openai": "slabdb.embed.openai:OpenAIEmbedder",
     "bedrock": "slabdb.embed.bedrock:BedrockEmbedder",
-    "fake": "slabdb.testing.embedders:FakeEmbedder",
 }
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -93,10 +93,18 @@ def get_embedder(name: str = DEFAULT_EMBEDDER, **options: Any) -> Embedder:
         raise UnknownEmbedderError(
             f"no embedder named {name!r}; known: {', '.join(available_embedders())}"
         )
+    return build_embedder(factory, **options)
+
+
+def build_embedder(factory: EmbedderFactory | str, **options: Any) -> Embedder:
+    """An embedder from a factory or a lazy ``"module:attribute"`` reference, checked."""
+    build: EmbedderFactory
     if isinstance(factory, str):
         module_name, _, attribute = factory.partition(":")
-        factory = getattr(importlib.import_module(module_name), attribute)
-    embedder = factory(**options)
+        build = getattr(importlib.import_module(module_name), attribute)
+    else:
+        build = factory
+    embedder = build(**options)
     if not isinstance(embedder, Embedder):
-        raise TypeError(f"the factory for {key!r} returned {type(embedder).__name__}")
+        raise TypeError(f"the factory {factory!r} returned {type(embedder).__name__}")
     return embedder

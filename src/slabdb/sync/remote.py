@@ -7,9 +7,17 @@ environment variable holding the API key, never the key:
     target = RemoteTarget("http://127.0.0.1:5080", "products", api_key_env="SLABDB_API_KEY")
 
 Upserts are split so no request exceeds 1000 records or the 2 MB request limit; deletes
-and fetches go in slices of ids. HTTP 4xx answers other than 408/429 become
-:class:`~slabdb.core.errors.InvalidArgumentError` (the sync gives up on such a key at once);
-everything else is retried by the sync's backoff.
+and fetches go in slices of ids. Failures the SDK hands back (after its own retries)
+become SlabDB errors that say whether the outbox should try again, by the shared rule of
+:mod:`slabdb.core.retry`:
+
+* a status in :data:`~slabdb.core.retry.RETRYABLE_STATUSES` (408, 429, 500, 502, 503,
+  504), a refused or dropped connection, or a timeout: :class:`StorageError`
+  (retryable; the outbox backs off and tries again);
+* any other 4xx (400, 401, 403, 404, 409 "already exists" / alias name, 413, ...) or an
+  argument the SDK refused before sending: :class:`InvalidArgumentError` (the sync gives
+  up on the key at once: errors table);
+* any other 5xx (501, 505, ...): :class:`SlabDBError` (not retryable either).
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from slabdb.core import limits
-from slabdb.core.errors import InvalidArgumentError
+from slabdb.core.errors import InvalidArgumentError, SlabDBError, StorageError
+from slabdb.core.retry import is_retryable, transport_status
 from slabdb.sync.target import SyncTarget, TargetBatch
 
 T = TypeVar("T")
@@ -34,7 +43,6 @@ FETCH_IDS_PER_REQUEST = 100
 """Fetch sends ids in the query string; keep URLs well under servers' line limits."""
 SERVERLESS_CLOUD = "aws"
 SERVERLESS_REGION = "us-east-1"
-_RETRYABLE_STATUS = {408, 409, 429}
 
 
 def resolve_api_key(api_key_env: str) -> str:
@@ -45,6 +53,18 @@ def resolve_api_key(api_key_env: str) -> str:
             f"the remote SlabDB/Pinecone API key is read from ${api_key_env}, which is not set"
         )
     return key
+
+
+def remote_error(url: str, exc: BaseException) -> SlabDBError:
+    """What a failed SDK call means for the sync (see the module docstring)."""
+    from pinecone.errors import PineconeConnectionError
+
+    status = transport_status(exc)
+    if isinstance(exc, PineconeConnectionError) or is_retryable(exc):
+        return StorageError(f"{url} is unavailable (worth retrying): {exc}")
+    if (status is not None and 400 <= status < 500) or isinstance(exc, ValueError | TypeError):
+        return InvalidArgumentError(f"{url} rejected the request: {exc}")
+    return SlabDBError(f"{url} failed: {exc}")
 
 
 def record_size(vid: str, values: list[float], metadata: dict[str, Any]) -> int:
@@ -124,15 +144,12 @@ class RemoteTarget(SyncTarget):
         return self._dimension
 
     def _call(self, fn: Callable[..., T], **kwargs: Any) -> T:
-        from pinecone.errors import ApiError
+        from pinecone.errors import PineconeError
 
         try:
             return fn(namespace=self.namespace, **kwargs)
-        except ApiError as exc:
-            status = int(getattr(exc, "status_code", 0) or 0)
-            if 400 <= status < 500 and status not in _RETRYABLE_STATUS:
-                raise InvalidArgumentError(f"{self.url} rejected the request: {exc}") from exc
-            raise
+        except (PineconeError, OSError) as exc:
+            raise remote_error(self.url, exc) from exc
 
     def write(self, batch: TargetBatch) -> None:
         step = limits.MAX_DELETE_IDS

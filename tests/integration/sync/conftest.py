@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from slabdb.embed import register, unregister
 from slabdb.sync import (
     EmbeddedTarget,
     OutboxRetryPolicy,
@@ -36,6 +37,14 @@ FAST_SETTINGS = WorkerSettings(
     batch_keys=32, poll_interval_seconds=0.2, reconnect_delay_seconds=0.2, retry=FAST_RETRY
 )
 _db_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def fake_embedder_by_name() -> Iterator[None]:
+    """These syncs name the test-only ``fake`` embedder, which production does not register."""
+    register("fake", "slabdb.testing.embedders:FakeEmbedder", replace=True)
+    yield
+    unregister("fake")
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from slabdb.embed import EmbeddingUnavailableError, get_embedder
+from slabdb.embed import EmbeddingUnavailableError
 from slabdb.testing import FakeEmbedder, FlakyEmbedder, hash_vector
 
 TEXTS = ["hello", "hello world", "", "ünïcödé ✓", "x" * 5000]
@@ -43,7 +43,7 @@ def test_vectors_are_pinned() -> None:
 
 
 def test_shape_norm_and_distinctness() -> None:
-    embedder = get_embedder("fake", dimension=16)
+    embedder = FakeEmbedder(dimension=16)
     vectors = embedder.embed_documents(TEXTS)
     assert vectors.shape == (len(TEXTS), 16) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)

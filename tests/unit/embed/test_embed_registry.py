@@ -20,7 +20,19 @@ from slabdb.embed import (
     register,
     unregister,
 )
+from slabdb.embed.local import MiniLMEmbedder
+from slabdb.embed.models import EmbedModels
 from slabdb.testing import FakeEmbedder
+
+BUILT_IN = {"minilm", "wordllama", "openai", "bedrock"}
+
+
+def _fresh_interpreter(script: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 class ConstantEmbedder(Embedder):
@@ -42,8 +54,41 @@ class ConstantEmbedder(Embedder):
 
 def test_builtin_names() -> None:
     assert DEFAULT_EMBEDDER == "minilm"
-    assert {"minilm", "wordllama", "openai", "bedrock", "fake"} <= set(available_embedders())
-    assert isinstance(get_embedder("FAKE", dimension=5), FakeEmbedder)
+    assert set(available_embedders()) >= BUILT_IN
+
+
+def test_production_registry_has_no_test_embedder() -> None:
+    # A fresh interpreter: no test in this process may have registered "fake" first.
+    out = _fresh_interpreter(
+        "import json\n"
+        "from slabdb.embed import UnknownEmbedderError, available_embedders, get_embedder\n"
+        "try:\n"
+        "    get_embedder('fake')\n"
+        "    found = True\n"
+        "except UnknownEmbedderError:\n"
+        "    found = False\n"
+        "print(json.dumps([available_embedders(), found]))\n"
+    )
+    names, found = json.loads(out)
+    assert set(names) == BUILT_IN and not found
+
+
+def test_a_test_registers_the_fake_itself() -> None:
+    register("fake", "slabdb.testing.embedders:FakeEmbedder")
+    try:
+        assert isinstance(get_embedder("FAKE", dimension=5), FakeEmbedder)
+    finally:
+        unregister("fake")
+    assert "fake" not in available_embedders()
+
+
+def test_integrated_embedding_builds_the_test_model_without_the_registry() -> None:
+    models = EmbedModels(allow_test_models=True)
+    try:
+        assert "fake" not in available_embedders()
+        assert isinstance(models.embedder("fake", 8), FakeEmbedder)
+    finally:
+        models.close()
 
 
 def test_unknown_name() -> None:
@@ -64,9 +109,10 @@ def test_register_and_unregister() -> None:
     finally:
         unregister("constant")
     assert "constant" not in available_embedders()
-    register("fake", ConstantEmbedder, replace=True)
-    unregister("fake")  # a built-in comes back
-    assert isinstance(get_embedder("fake"), FakeEmbedder)
+    register("minilm", ConstantEmbedder, replace=True)
+    assert isinstance(get_embedder("minilm"), ConstantEmbedder)
+    unregister("minilm")  # a built-in comes back (built lazily: nothing loads here)
+    assert isinstance(get_embedder("minilm"), MiniLMEmbedder)
 
 
 def test_factory_must_return_an_embedder() -> None:
@@ -109,12 +155,9 @@ def test_importing_the_package_loads_no_backend() -> None:
     heavy = ["onnxruntime", "tokenizers", "wordllama", "httpx", "boto3", "tenacity"]
     script = (
         "import json, sys\n"
-        "import slabdb.embed, slabdb.testing\n"
+        "import slabdb.embed, slabdb.embed.retry, slabdb.core.retry\n"
+        "slabdb.embed.register('fake', 'slabdb.testing.embedders:FakeEmbedder')\n"
         "slabdb.embed.get_embedder('fake').embed_query('x')\n"
         f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == []
+    assert json.loads(_fresh_interpreter(script)) == []
