@@ -44,6 +44,47 @@ def count_rows(conn: psycopg.Connection, cfg: SyncConfig) -> int:
     return estimate
 
 
+def _start(conn: psycopg.Connection, cfg: SyncConfig, restart: bool) -> None:
+    """Make sure the sync's bootstrap row exists (anew with ``restart``)."""
+    with conn.transaction():
+        if restart:
+            conn.execute(f"DELETE FROM {SCHEMA}.bootstrap WHERE sync = %s", (cfg.name,))
+        conn.execute(
+            f"INSERT INTO {SCHEMA}.bootstrap (sync) VALUES (%s) ON CONFLICT DO NOTHING",
+            (cfg.name,),
+        )
+
+
+def _next_batch_query(cfg: SyncConfig) -> sql.Composed:
+    return sql.SQL(
+        "SELECT {key}::text AS __slabdb_key FROM {table} WHERE %s::text IS NULL OR {key} > %s::{ktype}"
+        " ORDER BY {key} LIMIT %s"
+    ).format(
+        key=sql.Identifier(cfg.key_column),
+        table=sql.Identifier(cfg.table_schema, cfg.table_name),
+        ktype=sql.SQL(cfg.key_type),
+    )
+
+
+def _enqueue(conn: psycopg.Connection, cfg: SyncConfig, keys: list[str]) -> int:
+    """Enqueue ``keys`` that have no pending event, advance ``last_key``; rows added."""
+    cur = conn.execute(
+        f"INSERT INTO {SCHEMA}.outbox (sync, key, op)"
+        f" SELECT %s, k, 'B' FROM unnest(%s::text[]) AS k"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {SCHEMA}.outbox o"
+        f"   WHERE o.sync = %s AND o.key = k)",
+        (cfg.name, keys, cfg.name),
+    )
+    added = max(0, cur.rowcount)
+    conn.execute(
+        f"UPDATE {SCHEMA}.bootstrap SET last_key = %s, enqueued = enqueued + %s WHERE sync = %s",
+        (keys[-1], added, cfg.name),
+    )
+    if cfg.channel:
+        conn.execute("SELECT pg_notify(%s, '')", (cfg.channel,))
+    return added
+
+
 def bootstrap(
     conn: psycopg.Connection,
     cfg: SyncConfig,
@@ -54,20 +95,8 @@ def bootstrap(
 ) -> BootstrapResult:
     """Enqueue all keys of the table (see the module docstring). ``conn`` must not be in
     a transaction; each batch commits on its own."""
-    table = sql.Identifier(cfg.table_schema, cfg.table_name)
-    key = sql.Identifier(cfg.key_column)
-    ktype = sql.SQL(cfg.key_type)
-    with conn.transaction():
-        if restart:
-            conn.execute(f"DELETE FROM {SCHEMA}.bootstrap WHERE sync = %s", (cfg.name,))
-        conn.execute(
-            f"INSERT INTO {SCHEMA}.bootstrap (sync) VALUES (%s) ON CONFLICT DO NOTHING",
-            (cfg.name,),
-        )
-    next_batch = sql.SQL(
-        "SELECT {key}::text AS __slabdb_key FROM {table} WHERE %s::text IS NULL OR {key} > %s::{ktype}"
-        " ORDER BY {key} LIMIT %s"
-    ).format(key=key, table=table, ktype=ktype)
+    _start(conn, cfg, restart)
+    next_batch = _next_batch_query(cfg)
     enqueued = scanned = 0
     first = True
     while True:
@@ -89,21 +118,7 @@ def bootstrap(
                     (cfg.name,),
                 )
                 continue
-            cur = conn.execute(
-                f"INSERT INTO {SCHEMA}.outbox (sync, key, op)"
-                f" SELECT %s, k, 'B' FROM unnest(%s::text[]) AS k"
-                f" WHERE NOT EXISTS (SELECT 1 FROM {SCHEMA}.outbox o"
-                f"   WHERE o.sync = %s AND o.key = k)",
-                (cfg.name, keys, cfg.name),
-            )
-            added = max(0, cur.rowcount)
-            conn.execute(
-                f"UPDATE {SCHEMA}.bootstrap SET last_key = %s, enqueued = enqueued + %s"
-                f" WHERE sync = %s",
-                (keys[-1], added, cfg.name),
-            )
-            if cfg.channel:
-                conn.execute("SELECT pg_notify(%s, '')", (cfg.channel,))
+            added = _enqueue(conn, cfg, keys)
         enqueued += added
         scanned += len(keys)
         if progress is not None:
