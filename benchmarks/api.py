@@ -34,8 +34,8 @@ CONCURRENCY = (1, 8, 32)
 
 
 def start_server(data: Path, port: int) -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "slabdb.cli", "serve", "--data", str(data), "--port", str(port),
-           "--log-level", "warning"]  # fmt: skip
+    cmd = [sys.executable, "-m", "slabdb.cli", "serve", "--init", "--data", str(data),
+           "--port", str(port), "--log-level", "warning"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     key = ""

@@ -9,12 +9,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from slabdb.core.config import Settings
+from slabdb.cli.data import DATA_HELP, DEFAULT_DATA, create_directory, require_existing
+from slabdb.cli.listen import check_port_free
 
 console = Console()
-keys_app = typer.Typer(help="Manage projects' API keys.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Manage API keys (the catalog in the --data directory, or --catalog).",
+    no_args_is_help=True,
+)
 
-DATA_HELP = "Directory (or memory:// or s3://bucket/prefix) holding the indexes."
+SERVE_DATA_HELP = (
+    "The database: a directory (it must exist unless --init), file:///abs/dir, memory:// "
+    "or s3://bucket/prefix."
+)
 CATALOG_HELP = (
     "Control catalog (projects, keys, index slots): a SQLite file path or a postgresql:// URL. "
     "Default: <data>/_control/catalog.sqlite3."
@@ -22,7 +29,12 @@ CATALOG_HELP = (
 
 
 def serve(
-    data: str = typer.Option("./data", help=DATA_HELP),
+    data: str = typer.Option(DEFAULT_DATA, help=SERVE_DATA_HELP),
+    init: bool = typer.Option(
+        False,
+        "--init",
+        help="Create the --data directory (mode 0700) if it does not exist: a new database.",
+    ),
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(5080, min=1, max=65535, help="Control-plane port; index N on port+N."),
     catalog: str = typer.Option("", help=CATALOG_HELP),
@@ -47,8 +59,11 @@ def serve(
         help="Also allow the 'fake' embedding model (hash vectors, no meaning; for tests).",
     ),
 ) -> None:
-    """Serve the Pinecone-compatible REST and gRPC API."""
-    from slabdb.api.server import ServeOptions, run
+    """Serve the Pinecone-compatible REST and gRPC API.
+
+    The first start in a database creates project 'default' and prints its API key
+    (also stored in <data>/_control/default-api-key, mode 0600).
+    """
     from slabdb.embed.models import EmbedModels, parse_aliases
 
     try:
@@ -56,22 +71,22 @@ def serve(
         EmbedModels(allow_test_models=allow_test_embedders, aliases=aliases)  # validate
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--model-alias") from exc
+    if not init:
+        require_existing(data, hint="pass --init to create a new database there")
+    check_port_free(host, port)  # before anything is created
+    if init and (created := create_directory(data)) is not None:
+        console.print(f"created data directory {created}", highlight=False)
+
+    from slabdb.api.server import ServeOptions, run
+    from slabdb.core.config import Settings
 
     settings = Settings(data=data)
-    run(
-        ServeOptions(
-            data=settings.data,
-            host=host,
-            port=port,
-            catalog=catalog or None,
-            advertise_host=advertise_host or None,
-            insecure_dev=insecure_dev,
-            log_level=log_level,
-            allow_test_embedders=allow_test_embedders,
-            model_aliases=tuple(aliases.items()),
-        ),
-        settings.engine_config(),
-    )
+    options = ServeOptions(
+        data=settings.data, host=host, port=port, catalog=catalog or None,
+        advertise_host=advertise_host or None, insecure_dev=insecure_dev, log_level=log_level,
+        allow_test_embedders=allow_test_embedders, model_aliases=tuple(aliases.items()),
+    )  # fmt: skip
+    run(options, settings.engine_config())
 
 
 def _catalog(data: str, catalog: str):  # type: ignore[no-untyped-def]
@@ -85,6 +100,7 @@ def _catalog(data: str, catalog: str):  # type: ignore[no-untyped-def]
     try:
         if catalog:
             return ControlCatalog(catalog)
+        require_existing(data)
         store = open_store(data)
         try:
             return ControlCatalog(catalog_url(store, None))
@@ -97,7 +113,7 @@ def _catalog(data: str, catalog: str):  # type: ignore[no-untyped-def]
 @keys_app.command("create")
 def keys_create(
     project: str = typer.Option("default", help="Project the key belongs to (created if new)."),
-    data: str = typer.Option("./data", help=DATA_HELP),
+    data: str = typer.Option(DEFAULT_DATA, help=DATA_HELP),
     catalog: str = typer.Option("", help=CATALOG_HELP),
 ) -> None:
     """Create an API key and print it (it is shown only this once)."""
@@ -128,7 +144,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(
     project: str = typer.Option("", help="Only this project's keys."),
-    data: str = typer.Option("./data", help=DATA_HELP),
+    data: str = typer.Option(DEFAULT_DATA, help=DATA_HELP),
     catalog: str = typer.Option("", help=CATALOG_HELP),
 ) -> None:
     """List key ids (never the keys themselves)."""
@@ -147,7 +163,7 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(
     key_id: str = typer.Argument(..., help="The 8-character key id (sdb-<key id>-...)."),
-    data: str = typer.Option("./data", help=DATA_HELP),
+    data: str = typer.Option(DEFAULT_DATA, help=DATA_HELP),
     catalog: str = typer.Option("", help=CATALOG_HELP),
 ) -> None:
     """Revoke a key (servers stop accepting it within a few seconds)."""

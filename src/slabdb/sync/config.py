@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from slabdb.core.errors import InvalidArgumentError, NotFoundError
@@ -26,6 +27,8 @@ DEFAULT_TEXT_FIELD = "text"
 DEFAULT_EMBEDDER = "minilm"
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_STORE_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://|(memory|s3|file):)", re.IGNORECASE)
+"""``memory://``, ``s3://...``, ``file:///...`` (and scheme typos the store rejects)."""
 
 
 class SyncNotFoundError(NotFoundError):
@@ -39,6 +42,15 @@ def check_sync_name(name: str) -> str:
             f"invalid sync name {name!r}: use lowercase letters, digits and _ (max 40)"
         )
     return name
+
+
+def absolute_location(data: str) -> str:
+    """``data`` as it is stored in a sync's config: a directory made absolute (resolved
+    against the current directory), so workers started anywhere find the index; store
+    URLs and ``""`` unchanged."""
+    if not data or _STORE_URL.match(data):
+        return data
+    return str(Path(data).expanduser().resolve())
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,9 @@ class SyncConfig:
     embedder: str = DEFAULT_EMBEDDER
     embedder_options: dict[str, Any] = field(default_factory=dict)
     data: str = ""
-    """The SlabDB store URL or directory (a worker may override it)."""
+    """The SlabDB store URL or absolute directory (see :func:`absolute_location`; a worker
+    may override it). Configs stored before that may hold a relative path, which is then
+    resolved against the worker's current directory."""
     target_url: str = ""
     """A Pinecone-API control plane (``slabdb serve`` or Pinecone); wins over ``data``."""
     api_key_env: str = ""

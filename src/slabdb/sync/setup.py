@@ -25,6 +25,7 @@ from slabdb.sync.config import (
     DEFAULT_EMBEDDER,
     DEFAULT_TEXT_FIELD,
     SyncConfig,
+    absolute_location,
     check_sync_name,
 )
 from slabdb.sync.metrics import SyncMetrics
@@ -96,7 +97,10 @@ def init_sync(
     """Install (or update) a sync and create its SlabDB index if missing. Idempotent.
 
     With ``target_url`` the index lives behind a Pinecone-API server whose key is read
-    from environment variable ``api_key_env`` (only the variable's name is stored)."""
+    from environment variable ``api_key_env`` (only the variable's name is stored).
+    A relative ``data`` directory is stored absolute (resolved against the current
+    directory), so workers started in any directory find the index."""
+    data = absolute_location(data)
     if target_url:
         from slabdb.sync.remote import DEFAULT_API_KEY_ENV
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from slabdb.core.retry import RetryPolicy
 from slabdb.embed.base import Embedder
 from slabdb.sync.config import SyncConfig
 from slabdb.sync.metrics import SyncMetrics
@@ -31,7 +32,8 @@ DEFAULT_BATCH_KEYS = 64
 """Keys claimed per batch (each may be several chunks)."""
 DEFAULT_POLL_INTERVAL_SECONDS = 5.0
 """Look at the outbox this often even without a NOTIFY (lost wake-ups, retries)."""
-DEFAULT_RECONNECT_DELAY_SECONDS = 1.0
+RECONNECT = RetryPolicy(initial_backoff_seconds=0.5, max_backoff_seconds=10.0)
+"""Backoff between reconnects after Postgres went away (attempts are not capped)."""
 _WAIT_SLICE_SECONDS = 0.5
 
 
@@ -39,7 +41,7 @@ _WAIT_SLICE_SECONDS = 0.5
 class WorkerSettings:
     batch_keys: int = DEFAULT_BATCH_KEYS
     poll_interval_seconds: float = DEFAULT_POLL_INTERVAL_SECONDS
-    reconnect_delay_seconds: float = DEFAULT_RECONNECT_DELAY_SECONDS
+    reconnect: RetryPolicy = RECONNECT
     retry: OutboxRetryPolicy = field(default_factory=OutboxRetryPolicy)
 
 
@@ -140,16 +142,20 @@ class OutboxLoop:
         self, stop: threading.Event, on_error: Callable[[BaseException], None] | None = None
     ) -> None:
         """Work until ``stop`` is set, surviving Postgres restarts."""
+        failures = 0
         while not stop.is_set():
             try:
                 self.drain()
+                failures = 0
                 self._wait(stop)
             except self.transient_errors as exc:
-                logger.warning("sync %s: %s; reconnecting", self.cfg.name, exc)
+                failures += 1
+                delay = self.settings.reconnect.backoff_seconds(failures)
+                logger.warning("sync %s: %s; reconnecting in %.1f s", self.cfg.name, exc, delay)
                 if on_error is not None:
                     on_error(exc)
                 self.close()
-                stop.wait(self.settings.reconnect_delay_seconds)
+                stop.wait(delay)
         self.close()
 
 

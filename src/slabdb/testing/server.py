@@ -58,7 +58,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         cmd = [
-            sys.executable, "-m", "slabdb.cli", "serve", "--data", str(self.data),
+            sys.executable, "-m", "slabdb.cli", "serve", "--init", "--data", str(self.data),
             "--port", str(self.port), "--log-level", "warning", *self.extra_args,
         ]  # fmt: skip
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

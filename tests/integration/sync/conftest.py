@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from slabdb.core.retry import RetryPolicy
 from slabdb.embed import register, unregister
 from slabdb.sync import (
     EmbeddedTarget,
@@ -34,7 +35,10 @@ FAST_RETRY = OutboxRetryPolicy(
     max_attempts=3, initial_backoff_seconds=0.01, max_backoff_seconds=0.05
 )
 FAST_SETTINGS = WorkerSettings(
-    batch_keys=32, poll_interval_seconds=0.2, reconnect_delay_seconds=0.2, retry=FAST_RETRY
+    batch_keys=32,
+    poll_interval_seconds=0.2,
+    reconnect=RetryPolicy(initial_backoff_seconds=0.2, max_backoff_seconds=0.2, jitter=False),
+    retry=FAST_RETRY,
 )
 _db_counter = itertools.count()
 
