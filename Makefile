@@ -26,9 +26,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
-## The suite without the slow crash and multi-process tests.
+## The suite without Postgres, `slabdb serve` subprocesses, crash loops and the benchmark
+## smoke test (markers set in tests/conftest.py): under a minute on 2 cores.
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow and not postgres and not server and not bench"
 
 ## Lint and type-check.
 check: $(STAMP)
@@ -54,7 +55,6 @@ SDK_VENV_STAMPS := .venv-sdk7/.installed-stamp .venv-sdk9/.installed-stamp
 .PHONY: sdk-venvs bench-api
 sdk-venvs: $(SDK_VENV_STAMPS)
 test: sdk-venvs
-test-fast: sdk-venvs
 
 ## API benchmark: REST vs gRPC vs embedded (writes benchmarks/results/api.json).
 bench-api: $(STAMP)

@@ -1,12 +1,33 @@
-"""Shared fixtures.  Keep this small; put area-specific fixtures next to their tests."""
+"""Shared fixtures and markers.  Keep this small; put area-specific fixtures next to their tests.
+
+Markers by what a test needs, so ``make test-fast`` can leave the expensive ones out:
+
+* ``postgres``: the test uses a ``pg_server`` fixture (directly or through another fixture);
+* ``server``: the test is under ``tests/acceptance/`` (each starts ``slabdb serve``
+  subprocesses) unless marked ``embedded``, or it uses a fixture named ``server``;
+* ``bench``, ``slow``, ``s3``: set by the tests themselves.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from slabdb.testing.s3 import MotoS3Server, moto_s3_server
+
+ACCEPTANCE = Path(__file__).parent / "acceptance"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "pg_server" in fixtures:
+            item.add_marker(pytest.mark.postgres)
+        in_acceptance = item.path.is_relative_to(ACCEPTANCE)
+        if "server" in fixtures or (in_acceptance and not item.get_closest_marker("embedded")):
+            item.add_marker(pytest.mark.server)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,6 @@
-"""The official pinecone SDK 10.x over REST against a real ``slabdb serve``."""
+"""The official pinecone SDK 10.x over REST against a real ``slabdb serve``: the control
+plane and REST-only behaviour.  The data-plane scenario (upsert, query, fetch, update,
+delete, list, stats, namespaces) runs in ``test_data_plane.py`` for REST, gRPC and embedded."""
 
 from __future__ import annotations
 
@@ -74,84 +76,12 @@ def test_create_index_schema_shape(server: ServerProcess, pc: Pinecone) -> None:
     assert dup.status_code == 409 and dup.json()["status"] == 409
 
 
-def test_data_plane(pc: Pinecone) -> None:
-    pc.create_index(name="data", dimension=3, metric="dotproduct", spec=SPEC)
-    idx = pc.Index("data")
-    res = idx.upsert(
-        vectors=[
-            {"id": "a", "values": [0.1, 0.2, 0.3]},
-            {
-                "id": "b",
-                "values": [0.4, 0.5, 0.6],
-                "metadata": {"genre": "drama", "year": 2020, "tags": ["x", "y"], "flag": True},
-            },
-            {
-                "id": "c",
-                "values": [0.1, 0.1, 0.1],
-                "sparse_values": {"indices": [1, 7], "values": [0.5, 0.25]},
-            },
-        ],
-        namespace="ns1",
-    )
-    assert res.upserted_count == 3
-    idx.upsert(
-        vectors=[(f"doc1#{i}", [0.1, 0.2, 0.3]) for i in range(5)], namespace="ns1", batch_size=2
-    )
-
-    q = idx.query(
-        vector=[0.4, 0.5, 0.6], top_k=2, namespace="ns1", include_metadata=True, include_values=True
-    )
-    assert q.matches[0].id == "b" and q.matches[0].metadata["genre"] == "drama"
-    assert q.matches[0].values == pytest.approx([0.4, 0.5, 0.6])
-    flt = {
-        "genre": {"$eq": "drama"},
-        "year": {"$gte": 2019},
-        "$or": [{"tags": {"$in": ["x"]}}, {"flag": True}],
-    }
-    assert [
-        m.id
-        for m in idx.query(vector=[0.1, 0.2, 0.3], top_k=5, namespace="ns1", filter=flt).matches
-    ] == ["b"]
-    hybrid = idx.query(
-        vector=[0.0, 0.0, 0.01],
-        sparse_vector={"indices": [7], "values": [10.0]},
-        top_k=1,
-        namespace="ns1",
-    )
-    assert hybrid.matches[0].id == "c"
-    assert idx.query(id="a", top_k=1, namespace="ns1").matches[0].id in {"b", "a"}
-
-    fetched = idx.fetch(ids=["a", "c", "missing"], namespace="ns1")
-    assert set(fetched.vectors) == {"a", "c"}
-    assert fetched.vectors["c"].sparse_values.indices == [1, 7]
-
-    assert idx.update(id="a", set_metadata={"genre": "comedy"}, namespace="ns1") is not None
-    dry = idx.update(
-        filter={"genre": {"$eq": "comedy"}}, set_metadata={"x": 1}, namespace="ns1", dry_run=True
-    )
-    assert dry.matched_records == 1
-    assert "x" not in idx.fetch(ids=["a"], namespace="ns1").vectors["a"].metadata
-    done = idx.update(filter={"genre": {"$eq": "comedy"}}, set_metadata={"x": 1}, namespace="ns1")
-    assert done.matched_records == 1
-    assert idx.fetch(ids=["a"], namespace="ns1").vectors["a"].metadata["x"] == 1
-
-    page = idx.list_paginated(prefix="doc1#", limit=2, namespace="ns1")
-    assert [v.id for v in page.vectors] == ["doc1#0", "doc1#1"] and page.pagination.next
-    page2 = idx.list_paginated(
-        prefix="doc1#", limit=2, namespace="ns1", pagination_token=page.pagination.next
-    )
-    assert [v.id for v in page2.vectors] == ["doc1#2", "doc1#3"]
-    assert sum(len(p) for p in idx.list(prefix="doc1#", namespace="ns1")) == 5
-
-    stats = idx.describe_index_stats()
-    assert stats.total_vector_count == 8 and stats.dimension == 3
-    assert idx.describe_index_stats(filter={"genre": {"$exists": True}}).total_vector_count == 2
-
-    idx.delete(ids=["doc1#0"], namespace="ns1")
-    idx.delete(filter={"genre": {"$in": ["drama", "comedy"]}}, namespace="ns1")
-    assert idx.describe_index_stats().total_vector_count == 5
-    idx.delete(delete_all=True, namespace="ns1")
-    assert idx.describe_index_stats().total_vector_count == 0
+def test_batched_upsert_is_chunked_by_the_sdk(pc: Pinecone) -> None:
+    pc.create_index(name="batched", dimension=3, metric="dotproduct", spec=SPEC)
+    idx = pc.Index("batched")
+    res = idx.upsert(vectors=[(f"d{i}", [0.1, 0.2, 0.3]) for i in range(5)], batch_size=2)
+    assert res.upserted_count == 5
+    assert sum(len(p.vectors) for p in idx.list(prefix="d")) == 5
 
 
 def test_sparse_index(pc: Pinecone) -> None:
@@ -165,21 +95,6 @@ def test_sparse_index(pc: Pinecone) -> None:
     )
     q = idx.query(sparse_vector={"indices": [5], "values": [1.0]}, top_k=1)
     assert q.matches[0].id == "s1"
-
-
-def test_namespaces(pc: Pinecone) -> None:
-    pc.create_index(name="nsx", dimension=2, metric="euclidean", spec=SPEC)
-    idx = pc.Index("nsx")
-    idx.create_namespace(name="ns2")
-    idx.upsert(vectors=[("v", [1.0, 2.0])], namespace="ns3")
-    names = [n.name for page in idx.list_namespaces() for n in page.namespaces]
-    assert {"ns2", "ns3"} <= set(names)
-    assert idx.describe_namespace(namespace="ns3").record_count == 1
-    page = idx.list_namespaces_paginated(prefix="ns", limit=1)
-    assert len(page.namespaces) == 1 and page.pagination is not None
-    idx.delete_namespace(namespace="ns3")
-    with pytest.raises(NotFoundError):
-        idx.describe_namespace(namespace="ns3")
 
 
 def test_errors_and_headers(server: ServerProcess, pc: Pinecone) -> None:

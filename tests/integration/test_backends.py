@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import slabdb
+from scenarios.waiting import wait_until
 from slabdb import EngineConfig
 
 SMALL = EngineConfig(background=False, flush_records=100, level_fanout=3, compaction_max_inputs=3)
@@ -112,13 +112,13 @@ def test_background_maintenance_with_concurrent_writers_and_readers(tmp_path: Pa
     for t in threads:
         t.join()
     assert not errors, errors[0]
-    deadline = time.monotonic() + 30
     ns = db.open_namespaces()[0]
-    while time.monotonic() < deadline:
+
+    def maintenance_caught_up() -> bool:
         s = ns.stats()
-        if s["frozen_memtables"] == 0 and s["slabs_per_level"].get(0, 0) < 3:
-            break
-        time.sleep(0.05)
+        return s["frozen_memtables"] == 0 and s["slabs_per_level"].get(0, 0) < 3
+
+    wait_until(maintenance_caught_up, "the background worker flushed and compacted", 30)
     stats = ns.stats()
     assert stats["slabs_per_level"].get(1, 0) + stats["slabs_per_level"].get(2, 0) >= 1, stats
     assert index.describe_index_stats().total_vector_count == len(written) == 4 * 30 * 40

@@ -1,6 +1,7 @@
 """Smoke test: ``benchmarks/engine.py --quick`` runs and writes the expected JSON.
 
-No timing assertions: only that every figure is there and positive.
+No timing assertions: only that every figure is there and positive.  Marked ``bench``:
+``make test`` runs it (it keeps the benchmark script from rotting), ``make test-fast`` not.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.bench
 ENGINE = Path(__file__).resolve().parents[2] / "benchmarks" / "engine.py"
 
 

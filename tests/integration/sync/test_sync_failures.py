@@ -9,13 +9,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 import pytest
 
+from scenarios.sync_locks import keys_being_processed
+from scenarios.waiting import wait_until
 from slabdb.sync import WorkerPool
 from slabdb.testing.postgres import PostgresServer
 
@@ -79,13 +80,13 @@ def test_worker_sigkilled_mid_batch(make_env: Callable[..., Env]) -> None:
          "--batch-keys", "32", "--poll-interval", "0.2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
+
+    def committed_some_and_holds_a_batch() -> bool:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        return _count(env.dsn) <= total - 100 and keys_being_processed(env.dsn) > 0
+
     try:
-        deadline = time.monotonic() + 60
-        while _count(env.dsn) > total - 100:  # some batches committed...
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        time.sleep(0.15)  # ...and one is in the middle of embedding
+        wait_until(committed_some_and_holds_a_batch, "some batches committed, one in flight", 60)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -104,10 +105,7 @@ def test_postgres_restart_while_workers_run(
         random_edits(env.dsn, 150, keys=100, seed=3)
         pg_server.restart()
         random_edits(env.dsn, 150, keys=100, seed=4)
-        deadline = time.monotonic() + 60
-        while _count(env.dsn) > 0:
-            assert time.monotonic() < deadline, "workers did not recover after the restart"
-            time.sleep(0.1)
+        wait_until(lambda: _count(env.dsn) == 0, "workers drained the outbox after the restart", 60)
         assert not pool.stop_event.is_set()
     env.drain()
     env.assert_in_sync()
@@ -130,9 +128,6 @@ def test_two_workers_hammering_the_same_keys(make_env: Callable[..., Env], seed:
             t.start()
         for t in editors:
             t.join()
-        deadline = time.monotonic() + 60
-        while _count(env.dsn) > 0:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(lambda: _count(env.dsn) == 0, "the workers drained the outbox", 60)
     assert not errors
     env.assert_in_sync()

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +15,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from scenarios.sync_locks import keys_being_processed
+from scenarios.waiting import wait_until
 from slabdb.cli.main import app
 from slabdb.sync import OutboxRetryPolicy, WorkerSettings
 from slabdb.sync.setup import open_target
@@ -177,13 +178,13 @@ def test_consumer_process_sigkilled_mid_batch(
          "--queue-url", url, "--wait-seconds", "1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **sqs.env},
     )  # fmt: skip
+
+    def committed_some_and_holds_a_batch() -> bool:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        return _pending(env) <= 40 and keys_being_processed(env.dsn) > 0
+
     try:
-        deadline = time.monotonic() + 60
-        while _pending(env) > 40:  # some batches committed...
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        time.sleep(0.15)  # ...and one is in the middle of embedding
+        wait_until(committed_some_and_holds_a_batch, "some batches committed, one in flight", 60)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

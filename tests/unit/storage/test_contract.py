@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from scenarios.waiting import wait_until
 from slabdb.core.errors import (
     InvalidArgumentError,
     ObjectExistsError,
@@ -368,9 +369,7 @@ def _run_workers(root: Path, mode: str, workers: int, n: int, tmp_path: Path) ->
         )
         for w in range(workers)
     ]
-    deadline = time.monotonic() + 30
-    while len(list(sync_dir.glob("ready-*"))) < workers and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: len(list(sync_dir.glob("ready-*"))) == workers, "every worker is ready")
     (sync_dir / "go").touch()
     outs = []
     for p in procs:

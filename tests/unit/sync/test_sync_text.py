@@ -1,4 +1,4 @@
-"""Templates, chunking, metadata conversion, checksums and the outbox retry policy."""
+"""Templates, chunking, metadata conversion and checksums (the retry policy: test_sync_retry)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import decimal
 import pytest
 
 from slabdb.core.errors import InvalidArgumentError
-from slabdb.embed.base import EmbeddingRejectedError, EmbeddingUnavailableError
 from slabdb.sync.config import SyncConfig
-from slabdb.sync.retry import OutboxRetryPolicy
 from slabdb.sync.text import TextTemplate, checksum, chunk_text, metadata_value, vector_id
 
 
@@ -51,13 +49,3 @@ def test_config_round_trip_and_name_check() -> None:
     assert SyncConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(InvalidArgumentError):
         SyncConfig("Bad-Name", "public", "t", "id", "integer", "{a}", (), "idx")
-
-
-def test_retry_policy_backs_off_then_gives_up() -> None:
-    policy = OutboxRetryPolicy(max_attempts=3, initial_backoff_seconds=1, random=lambda: 1.0)
-    transient = EmbeddingUnavailableError("503")
-    assert policy.decide(transient, 1).delay_seconds == 1
-    assert policy.decide(transient, 2).delay_seconds == 2
-    assert policy.decide(transient, 3).give_up
-    assert policy.decide(EmbeddingRejectedError("bad"), 1).give_up
-    assert not policy.decide(OSError("disk"), 1).give_up
