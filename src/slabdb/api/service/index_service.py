@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from slabdb.core import naming
 from slabdb.api.service.inputs import (
     CreateNamespaceInput,
     DeleteInput,
@@ -44,7 +43,7 @@ from slabdb.client.responses import (
     UpsertResponse,
     Usage,
 )
-from slabdb.core import limits
+from slabdb.core import limits, naming
 from slabdb.core.errors import InvalidArgumentError, NamespaceNotFoundError
 
 DRN_ONLY_QUERY_OPTIONS = {"scan_factor": "scanFactor", "max_candidates": "maxCandidates"}
