@@ -8,6 +8,9 @@ python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 command -v make >/dev/null || need+=(make)
 # PostgreSQL 15 server binaries for the sync tests (/usr/lib/postgresql/15/bin).
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || need+=(postgresql)
+# Debian's Chromium for the web app's browser tests (Playwright for Python drives it;
+# `playwright install` would download a browser of its own, which the network refuses).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -23,10 +23,11 @@ URL, KEY = sys.argv[1], sys.argv[2]
 MAJOR = int(pinecone.__version__.split(".")[0]) if hasattr(pinecone, "__version__") else 7
 SPEC = ServerlessSpec(cloud="aws", region="us-east-1")
 FEATURES = {  # what each SDK's REST and gRPC Index offer of the scenario's optional steps
-    (7, "rest"): frozenset({data_plane.LIST_ALL}),
-    (7, "grpc"): frozenset({data_plane.LIST_ALL}),
-    (9, "rest"): data_plane.ALL_FEATURES,
-    (9, "grpc"): data_plane.ALL_FEATURES - {data_plane.FETCH_BY_METADATA},
+    (7, "rest"): frozenset({data_plane.LIST_ALL, data_plane.FILTERED_STATS}),
+    (7, "grpc"): frozenset({data_plane.LIST_ALL, data_plane.FILTERED_STATS}),
+    (9, "rest"): data_plane.ALL_FEATURES - {data_plane.FILTERED_STATS},
+    (9, "grpc"): data_plane.ALL_FEATURES
+    - {data_plane.FETCH_BY_METADATA, data_plane.FILTERED_STATS},
 }
 
 

@@ -135,16 +135,6 @@ def test_errors_and_headers(server: ServerProcess, pc: Pinecone) -> None:
     assert r.status_code == 404
 
 
-def test_metrics(server: ServerProcess, pc: Pinecone) -> None:
-    pc.create_index(name="metered", dimension=2, metric="cosine", spec=SPEC)
-    pc.Index("metered").upsert(vectors=[("m", [1.0, 0.0])])
-    text = httpx.get(server.url + "/metrics").text
-    assert 'slabdb_requests_total{method="POST",route="/vectors/upsert"' in text
-    assert "slabdb_request_seconds_bucket" in text
-    assert 'slabdb_applied_lsn{index="metered",namespace="__default__",project="default"}' in text
-    assert "slabdb_memtable_records" in text
-
-
 def test_fetch_by_metadata(pc: Pinecone) -> None:
     pc.create_index(name="fbm", dimension=2, metric="cosine", spec=SPEC)
     idx = pc.Index("fbm")

@@ -17,10 +17,12 @@ RANK = {
     "wal": 2, "memtable": 2, "slab": 2, "lsm": 2,
     "compaction": 3,
     "engine": 4,
+    "bulk": 4.5,
     "client": 5,
     "slabdb": 5.5,  # the package's own __init__: lazy exports of client and core
     "control": 6,
-    "api": 7, "sync": 7,
+    "api": 7, "sync": 7, "check": 7,
+    "app": 7.5,  # the demo web app: over api/sync/control/client, under cli
     "cli": 8,
     "testing": 9,
 }  # fmt: skip

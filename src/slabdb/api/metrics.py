@@ -1,5 +1,9 @@
 """Prometheus metrics: requests and latency per route, plus engine figures per namespace.
 
+They are served on a listener of their own (``slabdb serve --metrics-port``, loopback by
+default), never on the API ports: the labels name projects, indexes and namespaces, and
+the API ports answer nothing but ``/health`` without a key.
+
 Engine figures are read at scrape time from every open namespace's ``stats()``:
 applied LSN, memtable records, frozen memtables, slabs per level and the compaction
 backlog (slabs sitting at a level that has reached its fan-out and so waits to merge).
@@ -9,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import start_http_server
 from prometheus_client.registry import Collector
 
 from slabdb.client import Client
@@ -94,3 +100,19 @@ class ApiMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def serve_metrics(
+    metrics: ApiMetrics,
+    host: str,
+    port: int,
+    *,
+    certfile: str | None = None,
+    keyfile: str | None = None,
+) -> WSGIServer:
+    """Serve ``metrics`` (any path) on ``host:port`` from a daemon thread, over TLS when
+    ``certfile``/``keyfile`` are given; ``shutdown()`` the result to stop."""
+    server, _ = start_http_server(
+        port, addr=host, registry=metrics.registry, certfile=certfile, keyfile=keyfile
+    )
+    return server

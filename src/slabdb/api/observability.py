@@ -1,4 +1,5 @@
-"""Outermost ASGI middleware: request id, plane, timing, metrics and one JSON log line.
+"""Outermost ASGI middleware: request id, plane, timing, metrics and one JSON log line;
+and the server's JSON log format (:func:`configure_logging`).
 
 Every response carries ``x-pinecone-request-id`` (the client's ``x-request-id`` if it
 sent one, else a new id).  The connection's local port says which plane a request is
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 import uuid
 from typing import Any
@@ -76,3 +78,31 @@ class RequestContextMiddleware:
                         }
                     )
                 )
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        msg = record.getMessage()
+        if msg.startswith("{"):
+            body: dict[str, Any] = json.loads(msg)
+        else:
+            body = {"event": "log", "message": msg}
+        out = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        out.update(body)
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for name in ("slabdb", "uvicorn.error"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = [handler]
+        lg.setLevel(level.upper())
+        lg.propagate = False

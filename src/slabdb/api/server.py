@@ -2,7 +2,9 @@
 
 Every port speaks HTTP/1.1 (REST, FastAPI on uvicorn) and HTTP/2 (gRPC, grpcio) through
 :mod:`slabdb.api.mux`, so ``describe_index(...).host`` (``http://127.0.0.1:5081``) works
-for the SDK's REST and gRPC clients alike.
+for the SDK's REST and gRPC clients alike.  With ``--tls-cert``/``--tls-key`` (or
+``--tls-self-signed``) every port speaks TLS instead, and hosts are ``https://``.
+Prometheus metrics have a listener of their own (``--metrics-port``, loopback).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import json
 import logging
 import os
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,15 +29,19 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from slabdb.api.auth import Authenticator
 from slabdb.api.context import ServerContext
 from slabdb.api.grpc.backends import GrpcBackends
-from slabdb.api.metrics import ApiMetrics
+from slabdb.api.http1 import PineconeHttpProtocol
+from slabdb.api.metrics import ApiMetrics, serve_metrics
 from slabdb.api.mux import MuxProtocol
+from slabdb.api.observability import configure_logging
 from slabdb.api.rest.app import create_app
+from slabdb.api.tls import LOCAL_NAMES, TLS_DIR, TlsFiles, self_signed, server_context
 from slabdb.control.catalog_db import ControlCatalog
 from slabdb.control.keys import NewKey
 from slabdb.control.projects import DEFAULT_PROJECT, Projects
 from slabdb.core.config import EngineConfig
 from slabdb.embed.models import EmbedModels
 from slabdb.storage import ObjectStore, open_store
+from slabdb.storage.local_writer import make_private_dir
 
 log = logging.getLogger("slabdb.server")
 DEFAULT_PORT = 5080
@@ -62,6 +67,19 @@ class ServeOptions:
     allow_test_embedders: bool = False
     model_aliases: tuple[tuple[str, str], ...] = ()
     """Extra names for embedding models, e.g. ``(("llama-text-embed-v2", "minilm"),)``."""
+    docs: bool = False
+    """Serve /docs and /openapi.json (without a key)."""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    """Serve Prometheus metrics on ``metrics_host:metrics_port``; None: not at all."""
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_self_signed: bool = False
+    """Make (or reuse) a local CA and certificate under ``<data>/_control/tls/``."""
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_self_signed or bool(self.tls_cert)
 
 
 def local_root(store: ObjectStore) -> Path | None:
@@ -91,7 +109,7 @@ def write_key_file(catalog: ControlCatalog, store: ObjectStore, key: NewKey) -> 
         if root is None:
             return None
         directory = root / CONTROL_DIR
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dir(directory, parents=True)
     path = directory / DEFAULT_KEY_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -100,32 +118,21 @@ def write_key_file(catalog: ControlCatalog, store: ObjectStore, key: NewKey) -> 
     return path
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        msg = record.getMessage()
-        if msg.startswith("{"):
-            body: dict[str, Any] = json.loads(msg)
-        else:
-            body = {"event": "log", "message": msg}
-        out = {
-            "ts": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-        }
-        out.update(body)
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out)
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    for name in ("slabdb", "uvicorn.error"):
-        lg = logging.getLogger(name)
-        lg.handlers[:] = [handler]
-        lg.setLevel(level.upper())
-        lg.propagate = False
+def tls_files(options: ServeOptions, store: ObjectStore) -> TlsFiles | None:
+    """The certificate and key to serve with, making them for ``--tls-self-signed``."""
+    if options.tls_cert and options.tls_key:
+        return TlsFiles(Path(options.tls_cert), Path(options.tls_key))
+    if not options.tls_self_signed:
+        return None
+    root = local_root(store)
+    if root is None:
+        raise SystemExit(
+            "--tls-self-signed writes its CA under the data directory: use --tls-cert and "
+            "--tls-key with a non-local --data store"
+        )
+    extra = [h for h in (options.advertise_host, options.host) if h and h not in ("0.0.0.0", "::")]
+    make_private_dir(root / CONTROL_DIR)
+    return self_signed(root / CONTROL_DIR / TLS_DIR, [*LOCAL_NAMES, *extra])
 
 
 class _Uvicorn(uvicorn.Server):
@@ -155,16 +162,20 @@ class SlabServer:
         self.auth = Authenticator(self.catalog, insecure_dev=options.insecure_dev)
         self.metrics = ApiMetrics(self.projects.open_clients)
         self.grpc = GrpcBackends(self.projects, self.auth, self.metrics, options.port)
+        self.tls_files = tls_files(options, self.store)
+        self.tls = server_context(self.tls_files) if self.tls_files is not None else None
         self.ctx = ServerContext(
             projects=self.projects,
             auth=self.auth,
             metrics=self.metrics,
             base_port=options.port,
             advertise_host=options.advertise_host or options.host,
+            scheme="https" if self.tls is not None else "http",
             open_listener=self.open_listener,
             close_listener=self.close_listener,
         )
-        self.app = create_app(self.ctx)
+        self.app = create_app(self.ctx, docs=options.docs)
+        self._metrics_server: Any = None
         self._listeners: dict[int, asyncio.AbstractServer] = {}
         self._opened_at: dict[int, float] = {}
         self._opening: dict[int, asyncio.Future[None]] = {}
@@ -187,8 +198,18 @@ class SlabServer:
         return key
 
     # --- listeners -------------------------------------------------------------------------
+    def _tls_hint(self) -> str:
+        """What a client must trust, for the mux's log lines."""
+        files = self.tls_files
+        if files is None:
+            return ""
+        if files.ca is not None:
+            return f"the CA certificate {files.ca}"
+        return f"the CA that signed {files.cert}"
+
     def _protocol_class(self) -> Any:
         grpc_socket_for = self.grpc.socket_for
+        tls, tls_hint = self.tls, self._tls_hint()
 
         class Protocol(MuxProtocol):
             def __init__(
@@ -199,11 +220,11 @@ class SlabServer:
                 _loop: asyncio.AbstractEventLoop | None = None,
             ) -> None:
                 def http() -> HttpToolsProtocol:
-                    return HttpToolsProtocol(
+                    return PineconeHttpProtocol(
                         config=config, server_state=server_state, app_state=app_state, _loop=_loop
                     )
 
-                super().__init__(http, grpc_socket_for)
+                super().__init__(http, grpc_socket_for, tls, tls_hint)
 
         return Protocol
 
@@ -324,23 +345,7 @@ class SlabServer:
             for slot in self.projects.slots():
                 await self.open_listener(slot.slot)
             sync = asyncio.create_task(self._sync_listeners_forever())
-            log.info(
-                json.dumps(
-                    {
-                        "event": "listening",
-                        "control_plane": f"http://{self.ctx.advertise_host}:{self.options.port}",
-                        "data": self.store.url,
-                        "catalog": self.catalog.kind,
-                        "catalog_url": self.catalog.display_url,
-                        "indexes": len(self._listeners),
-                        "insecure_dev": self.options.insecure_dev,
-                    }
-                )
-            )
-            print(
-                f"SlabDB serving on http://{self.ctx.advertise_host}:{self.options.port}",
-                flush=True,
-            )
+            self._announce()
         try:
             await task
         finally:
@@ -348,7 +353,46 @@ class SlabServer:
                 sync.cancel()
             self._loop = None
 
+    def start_metrics(self) -> None:
+        """The Prometheus listener (``--metrics-port``), TLS if the API is."""
+        port = self.options.metrics_port
+        if port is None:
+            return
+        files = self.tls_files
+        self._metrics_server = serve_metrics(
+            self.metrics, self.options.metrics_host, port,
+            certfile=str(files.cert) if files else None, keyfile=str(files.key) if files else None,
+        )  # fmt: skip
+
+    def _announce(self) -> None:
+        control_plane = self.ctx.index_host(0)
+        files = self.tls_files
+        metrics = self.options.metrics_port
+        scheme = self.ctx.scheme
+        event = {
+            "event": "listening",
+            "control_plane": control_plane,
+            "data": self.store.url,
+            "catalog": self.catalog.kind,
+            "catalog_url": self.catalog.display_url,
+            "indexes": len(self._listeners),
+            "insecure_dev": self.options.insecure_dev,
+            "tls": files is not None,
+            "metrics": f"{scheme}://{self.options.metrics_host}:{metrics}" if metrics else None,
+            "docs": self.options.docs,
+        }
+        log.info(json.dumps(event))
+        if files is not None and files.ca is not None:
+            print(f"TLS CA certificate (give it to clients): {files.ca}", flush=True)
+        if event["metrics"]:
+            print(f"Prometheus metrics on {event['metrics']}/metrics", flush=True)
+        print(f"SlabDB serving on {control_plane}", flush=True)
+
     def close(self) -> None:
+        if self._metrics_server is not None:
+            with contextlib.suppress(Exception):
+                self._metrics_server.shutdown()
+                self._metrics_server.server_close()
         with contextlib.suppress(Exception):
             self.grpc.close()
         self.projects.close()
@@ -360,6 +404,7 @@ def run(options: ServeOptions, engine: EngineConfig | None = None) -> None:
     configure_logging(options.log_level)
     server = SlabServer(options, engine)
     server.first_run()
+    server.start_metrics()
     try:
         try:
             import uvloop

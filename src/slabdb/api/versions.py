@@ -12,7 +12,12 @@ import re
 from typing import Any
 
 from slabdb.control.projects import IndexInfo
-from slabdb.core.errors import InvalidArgumentError
+from slabdb.core.errors import (
+    InvalidArgumentError,
+    PermissionDeniedError,
+    SlabDBError,
+    UnauthenticatedError,
+)
 
 NEWEST = "2026-07"
 SCHEMA_SHAPE_SINCE = "2026-07"
@@ -22,6 +27,14 @@ DEFAULT_REGION = "us-east-1"
 DENSE_FIELD = "_values"
 SPARSE_FIELD = "_sparse_values"
 _VERSION = re.compile(r"^\d{4}-\d{2}$")
+FILTERED_STATS_UNTIL = "2025-04"
+"""The last version under which ``describe_index_stats`` takes a ``filter``. Pinecone's
+serverless indexes refuse it (the 2025-10, 2026-04 and 2026-07 specs say so; 2026-07:
+"reject a request carrying a non-empty filter"); SlabDB keeps its filtered stats for
+requests that ask for 2025-04 or older (SDK 7.x) and for the embedded API."""
+UNAUTHORIZED_TEXT_SINCE = "2026-07"
+"""From this version a wrong data-plane key answers 401 ``Unauthorized`` (the 2026-07
+spec); before it, Pinecone answers 403 ``Wrong API key`` (what SDK 7.x's tests match)."""
 
 
 def api_version(header: str | None) -> str:
@@ -35,6 +48,28 @@ def api_version(header: str | None) -> str:
             f"supported: {', '.join(SUPPORTED)}"
         )
     return header
+
+
+def filtered_stats_allowed(version: str) -> bool:
+    return version <= FILTERED_STATS_UNTIL
+
+
+def filtered_stats_refused() -> InvalidArgumentError:
+    return InvalidArgumentError(
+        "Serverless indexes do not support describe_index_stats with a metadata filter "
+        f"(API version 2025-10 and later). SlabDB answers filtered stats under "
+        f"X-Pinecone-Api-Version {FILTERED_STATS_UNTIL} or older; or count the matches with "
+        "fetch_by_metadata"
+    )
+
+
+def data_plane_key_error(version: str, err: UnauthenticatedError, sent: bool) -> SlabDBError:
+    """What a data-plane request with a missing or wrong key is told, as Pinecone does."""
+    if not sent:
+        return err
+    if version >= UNAUTHORIZED_TEXT_SINCE:
+        return UnauthenticatedError("Unauthorized")
+    return PermissionDeniedError("Wrong API key")
 
 
 def schema_shape(version: str) -> bool:
@@ -56,21 +91,23 @@ def index_model(info: IndexInfo, host: str, version: str) -> dict[str, Any]:
             "read_capacity": {"mode": "OnDemand", "status": {"state": "Ready"}},
             "schema": {"fields": schema_fields(info)},
             "deletion_protection": m.deletion_protection,
-            "tags": m.tags or {},
         }
+        if m.tags:  # Pinecone leaves the field out when an index has no tags
+            out["tags"] = m.tags
         return out
     out = {
         "name": m.name,
         "metric": m.metric,
         "host": host,
         "deletion_protection": m.deletion_protection,
-        "tags": m.tags or {},
         "spec": {"serverless": {"cloud": cloud, "region": region}},
         "status": status,
         "vector_type": m.vector_type,
     }
     if m.dimension is not None:
         out["dimension"] = m.dimension
+    if m.tags:
+        out["tags"] = m.tags
     if m.embed:
         out["embed"] = dict(m.embed)
     return out
@@ -89,6 +126,8 @@ def schema_fields(info: IndexInfo) -> dict[str, Any]:
             "read_parameters": e.get("read_parameters"),
             "write_parameters": e.get("write_parameters"),
         }
+        if "local_model" in e:
+            fields[e["field_map"]["text"]]["local_model"] = e["local_model"]
     elif m.vector_type == "sparse":
         fields[SPARSE_FIELD] = {"type": "sparse_vector", "metric": "dotproduct"}
     else:

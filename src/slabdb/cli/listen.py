@@ -8,7 +8,7 @@ import socket
 from slabdb.cli.errors import CommandError
 
 
-def check_port_free(host: str, port: int) -> None:
+def check_port_free(host: str, port: int, *, flag: str = "--port") -> None:
     """Bind ``host:port`` the way the server will (``SO_REUSEADDR``, so a port that only
     has connections in TIME_WAIT counts as free), then let it go."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -17,16 +17,16 @@ def check_port_free(host: str, port: int) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise CommandError(_bind_message(host, port, exc)) from exc
+            raise CommandError(_bind_message(host, port, exc, flag)) from exc
 
 
-def _bind_message(host: str, port: int, exc: OSError) -> str:
+def _bind_message(host: str, port: int, exc: OSError, flag: str) -> str:
     if exc.errno == errno.EADDRINUSE:
         return (
             f"port {port} on {host} is already in use (another `slabdb serve`?): "
-            f"stop that process or pick another port with --port"
+            f"stop that process or pick another port with {flag}"
         )
     if exc.errno == errno.EACCES:
-        return f"no permission to listen on port {port}: use a port above 1023 with --port"
+        return f"no permission to listen on port {port}: use a port above 1023 with {flag}"
     reason = exc.strerror or str(exc)
-    return f"cannot listen on {host}:{port}: {reason} (check --host)"
+    return f"cannot listen on {host}:{port}: {reason} (check {flag.replace('port', 'host')})"

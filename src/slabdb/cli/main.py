@@ -9,6 +9,8 @@ from __future__ import annotations
 import typer
 
 import slabdb
+from slabdb.cli.bulk import import_command
+from slabdb.cli.check import check
 from slabdb.cli.demo import demo
 from slabdb.cli.groups import LazyGroup, RootGroup
 from slabdb.cli.indexes import compact, list_indexes
@@ -34,6 +36,8 @@ app.add_typer(keys_app, name="keys")
 app.command()(demo)
 app.command("indexes")(list_indexes)
 app.command()(compact)
+app.command("check")(check)
+app.command("import")(import_command)
 
 
 def _print_version(value: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slabdb.cli.data import DATA_HELP, DEFAULT_DATA, create_directory, require_existing
+from slabdb.cli.errors import CommandError
 from slabdb.cli.listen import check_port_free
 
 console = Console()
@@ -58,6 +60,25 @@ def serve(
         "--allow-test-embedders",
         help="Also allow the 'fake' embedding model (hash vectors, no meaning; for tests).",
     ),
+    tls_cert: str = typer.Option(
+        "", help="Serve REST and gRPC over TLS with this certificate (PEM, chain first)."
+    ),
+    tls_key: str = typer.Option("", help="The private key (PEM) of --tls-cert."),
+    tls_self_signed: bool = typer.Option(
+        False,
+        "--tls-self-signed",
+        help="Serve over TLS with a local CA and certificate for localhost/127.0.0.1, made "
+        "(once) under <data>/_control/tls/; clients trust its ca.pem. For local use.",
+    ),
+    metrics_port: int = typer.Option(
+        0, min=0, max=65535, help="Serve Prometheus metrics on this port (default: off)."
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", help="Address of the metrics listener (no API key: keep it private)."
+    ),
+    docs: bool = typer.Option(
+        False, "--docs", help="Serve API docs at /docs and /openapi.json (no key needed)."
+    ),
 ) -> None:
     """Serve the Pinecone-compatible REST and gRPC API.
 
@@ -71,9 +92,14 @@ def serve(
         EmbedModels(allow_test_models=allow_test_embedders, aliases=aliases)  # validate
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--model-alias") from exc
+    _check_tls(tls_cert, tls_key, tls_self_signed)
     if not init:
         require_existing(data, hint="pass --init to create a new database there")
     check_port_free(host, port)  # before anything is created
+    if metrics_port:
+        if metrics_port == port:
+            raise CommandError("--metrics-port must differ from --port (index ports follow it)")
+        check_port_free(metrics_host, metrics_port, flag="--metrics-port")
     if init and (created := create_directory(data)) is not None:
         console.print(f"created data directory {created}", highlight=False)
 
@@ -85,8 +111,25 @@ def serve(
         data=settings.data, host=host, port=port, catalog=catalog or None,
         advertise_host=advertise_host or None, insecure_dev=insecure_dev, log_level=log_level,
         allow_test_embedders=allow_test_embedders, model_aliases=tuple(aliases.items()),
+        docs=docs, metrics_host=metrics_host, metrics_port=metrics_port or None,
+        tls_cert=tls_cert or None, tls_key=tls_key or None, tls_self_signed=tls_self_signed,
     )  # fmt: skip
     run(options, settings.engine_config())
+
+
+def _check_tls(cert: str, key: str, self_signed: bool) -> None:
+    """One line for a TLS option that cannot work, before anything is created."""
+    if self_signed and (cert or key):
+        raise CommandError("use either --tls-self-signed or --tls-cert/--tls-key, not both")
+    if bool(cert) != bool(key):
+        raise CommandError("--tls-cert and --tls-key go together")
+    if cert:
+        from slabdb.api.tls import TlsFiles, server_context
+
+        try:
+            server_context(TlsFiles(Path(cert), Path(key)))
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
 
 
 def _catalog(data: str, catalog: str):  # type: ignore[no-untyped-def]

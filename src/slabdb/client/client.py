@@ -6,9 +6,13 @@ Method names and keyword arguments follow the official ``pinecone`` SDK's
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import faiss
+from threadpoolctl import threadpool_limits
 
 from slabdb.client import validation
 from slabdb.client.catalog import IndexCatalog, IndexConfig
@@ -23,6 +27,49 @@ from slabdb.embed.models import EmbedModels
 from slabdb.engine.maintenance import BackgroundWorker
 from slabdb.engine.namespace import Namespace
 from slabdb.storage import ObjectStore, open_store
+
+
+def thread_budget(query_threads: int, cores: int | None = None) -> tuple[int, int]:
+    """(query pool size, BLAS threads) so that pool x BLAS threads <= the cores.
+
+    ``query_threads`` 0 means one pool thread per core; BLAS gets what is left per
+    pool thread (1 on a machine with as many pool threads as cores).
+    """
+    cpus = max(1, cores or os.cpu_count() or 1)
+    pool = query_threads or cpus
+    return pool, max(1, cpus // pool)
+
+
+class _BlasLimit:
+    """The process-wide BLAS thread limit, held while any client is open (refcounted).
+
+    OpenBLAS's thread count is global, so the first client sets it and the last one to
+    close restores what it found.
+    """
+
+    _lock = threading.Lock()
+    _holders = 0
+    _limits: Any = None
+
+    @classmethod
+    def acquire(cls, blas_threads: int) -> None:
+        with cls._lock:
+            if cls._holders == 0:
+                cls._limits = threadpool_limits(limits=blas_threads, user_api="blas")
+            cls._holders += 1
+
+    @classmethod
+    def release(cls) -> None:
+        with cls._lock:
+            cls._holders -= 1
+            if cls._holders == 0 and cls._limits is not None:
+                cls._limits.restore_original_limits()
+                cls._limits = None
+
+
+def _query_worker_init() -> None:
+    """Each query thread runs faiss single-threaded (OpenMP settings are per thread)."""
+    faiss.omp_set_num_threads(1)
 
 
 class IndexList(list[IndexModel]):
@@ -53,8 +100,10 @@ class Client:
         self.handles = NamespaceHandles(store, self.catalog, self.config)
         self._lock = threading.Lock()
         self._closed = False
+        pool, blas = thread_budget(self.config.query_threads)
+        _BlasLimit.acquire(blas)
         self.executor = ThreadPoolExecutor(
-            max_workers=self.config.query_threads, thread_name_prefix="slabdb-query"
+            max_workers=pool, thread_name_prefix="slabdb-query", initializer=_query_worker_init
         )
         self._worker: BackgroundWorker | None = None
         if self.config.background:
@@ -78,6 +127,7 @@ class Client:
         finally:
             self.handles.close()
             self.executor.shutdown(wait=True)
+            _BlasLimit.release()
             self.store.close()
 
     def __enter__(self) -> Client:
@@ -103,18 +153,21 @@ class Client:
         self,
         name: str,
         dimension: int | None = None,
-        metric: str = "cosine",
+        metric: str | None = None,
         spec: Any = None,
         vector_type: str = "dense",
         deletion_protection: str = "disabled",
         tags: dict[str, str] | None = None,
         timeout: int | None = None,
     ) -> IndexModel:
-        """Create an index (``spec`` and ``timeout`` are accepted for SDK compatibility)."""
+        """Create an index (``spec`` and ``timeout`` are accepted for SDK compatibility).
+
+        ``metric`` defaults to cosine (dense) or dotproduct (sparse, the only metric a
+        sparse index takes: any other is refused, as Pinecone does)."""
         self._check_open()
         validation.index_name(name)
-        if vector_type == "sparse" and metric == "cosine" and dimension is None:
-            metric = "dotproduct"
+        if metric is None:
+            metric = "dotproduct" if vector_type == "sparse" else "cosine"
         dim, metric, vector_type = validation.index_shape(dimension, metric, vector_type)
         _deletion_protection(deletion_protection)
         cfg = self.catalog.create(name, dim, metric, vector_type, deletion_protection, tags)

@@ -98,8 +98,28 @@ def parse_embed(embed: Any, models: EmbedModels) -> dict[str, Any]:
     }
 
 
+HOSTED_DIMENSIONS = {"llama-text-embed-v2": 1024, "multilingual-e5-large": 1024}
+"""Default dimensions of Pinecone's hosted models that operators commonly alias."""
+
+
 def public_embed(embed: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The ``embed`` block describe_index shows (the catalog form without internals)."""
+    """The ``embed`` block describe_index shows (the catalog form without internals),
+    plus ``local_model`` when the model asked for is an alias of a local one: which
+    model serves it, at which dimension, and what differs from the hosted model."""
     if not embed:
         return None
-    return {k: embed[k] for k in PUBLIC_KEYS if k in embed}
+    out = {k: embed[k] for k in PUBLIC_KEYS if k in embed}
+    local = embed.get("embedder")
+    if local and local != str(embed.get("model", "")).strip().lower():
+        out["local_model"] = local_model(embed)
+    return out
+
+
+def local_model(embed: dict[str, Any]) -> dict[str, Any]:
+    """``{"name", "dimension", "note"}`` of the local model serving an aliased one."""
+    model, local, dim = embed.get("model"), embed["embedder"], embed.get("dimension")
+    note = f"SlabDB serves {model!r} with its local model {local!r} ({dim} dimensions)"
+    hosted = HOSTED_DIMENSIONS.get(str(model).strip().lower())
+    if hosted is not None and hosted != dim:
+        note += f"; Pinecone's hosted {model} makes {hosted}-dimension vectors by default"
+    return {"name": local, "dimension": dim, "note": note}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,10 @@ from slabdb.client.responses import (
 )
 from slabdb.client.writes import RecordWrites
 from slabdb.core import limits
+from slabdb.core.values import IndexSpec
+
+if TYPE_CHECKING:
+    from slabdb.bulk import BulkImports, ImportList, ImportModel, StartImportResponse
 
 
 class Index:
@@ -44,6 +48,7 @@ class Index:
         self._reads = RecordReads(ctx)
         self._namespace_ops = NamespaceOps(ctx)
         self._records = IntegratedRecords(ctx, self._writes, self._reads)
+        self._imports: BulkImports | None = None
 
     @property
     def config(self) -> IndexConfig:
@@ -225,6 +230,54 @@ class Index:
     def search_records(self, *args: Any, **kwargs: Any) -> SearchRecordsResponse:
         """Alias of :meth:`search`."""
         return self.search(*args, **kwargs)
+
+    # --- bulk import (needs the ``bulk`` extra: pyarrow) -------------------------------------------
+    def start_import(
+        self, uri: str, *, error_mode: str | None = None, integration_id: str | None = None
+    ) -> StartImportResponse:
+        """Import the Parquet files under ``uri`` (``s3://bucket/dir`` or a local directory,
+        one sub-directory per namespace) in a background thread; poll ``describe_import``.
+        ``integration_id`` is accepted for SDK compatibility (credentials come from the
+        environment)."""
+        return self.bulk_imports().start(uri, error_mode)
+
+    def describe_import(self, id: str | int) -> ImportModel:
+        return self.bulk_imports().describe(str(id))
+
+    def list_imports(
+        self, *, limit: int | None = None, pagination_token: str | None = None
+    ) -> Iterator[ImportModel]:
+        """Every import of this index, oldest first, following pagination."""
+        token = pagination_token
+        while True:
+            page = self.bulk_imports().list_paginated(limit, token)
+            yield from page
+            if page.pagination is None:
+                return
+            token = page.pagination.next
+
+    def list_imports_paginated(
+        self, *, limit: int | None = None, pagination_token: str | None = None
+    ) -> ImportList:
+        return self.bulk_imports().list_paginated(limit, pagination_token)
+
+    def cancel_import(self, id: str | int) -> None:
+        """Stop an import after its current chunk (no effect once it finished)."""
+        self.bulk_imports().cancel(str(id))
+
+    def bulk_imports(self) -> BulkImports:
+        """SlabDB extra: this index's import runner (resume, wait, run in the foreground)."""
+        if self._imports is None:
+            from slabdb.bulk import BulkImports, ImportRecords, ImportTarget
+
+            cfg = self._ctx.config
+            target = ImportTarget(
+                records=ImportRecords(self._ctx.handles._store, cfg.name, cfg.incarnation),
+                spec=IndexSpec(cfg.dimension, cfg.metric, cfg.vector_type),
+                open_namespace=lambda ns, create: self._ctx.namespace(ns, create=create),
+            )
+            self._imports = BulkImports(target)
+        return self._imports
 
     # --- maintenance (SlabDB extras) ------------------------------------------------------------------
     def flush(self, namespace: str | None = None) -> None:

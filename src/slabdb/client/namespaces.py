@@ -8,9 +8,10 @@ from typing import Any
 
 from slabdb.client import validation
 from slabdb.client.context import IndexContext
+from slabdb.client.pagination import decode_token, encode_token
 from slabdb.client.responses import ListNamespacesResponse, NamespaceDescription, Pagination
 from slabdb.core import limits, naming
-from slabdb.core.errors import NamespaceNotFoundError
+from slabdb.core.errors import AlreadyExistsError, NamespaceNotFoundError
 
 
 class NamespaceOps:
@@ -31,16 +32,16 @@ class NamespaceOps:
         pagination_token: str | None = None,
         prefix: str | None = None,
     ) -> ListNamespacesResponse:
+        after = decode_token("namespaces", pagination_token)  # the previous page's last name
         names = self.namespace_names(prefix)
         total = len(names)
-        if pagination_token:  # the last name of the previous page, as listed
-            after = naming.engine_name(pagination_token)
+        if after is not None:
             names = [n for n in names if n > after]
         limit = limit or limits.DEFAULT_LIST_LIMIT
         page, rest = names[:limit], names[limit:]
         return ListNamespacesResponse(
             namespaces=[self._describe(n) for n in page],
-            pagination=Pagination(next=naming.listed_name(page[-1])) if rest else None,
+            pagination=Pagination(next=encode_token("namespaces", page[-1])) if rest else None,
             total_count=total,
         )
 
@@ -62,7 +63,11 @@ class NamespaceOps:
         return self._describe(validation.namespace(namespace))
 
     def create_namespace(self, name: str) -> NamespaceDescription:
-        ns_name = validation.namespace(name)
+        """A new, empty namespace; 409 if it exists (the default namespace always does)."""
+        ns_name = validation.new_namespace_name(name)
+        if ns_name == "":
+            raise AlreadyExistsError("namespace '__default__' already exists (it always does)")
+        self._ctx.catalog.create_namespace(self._ctx.config, ns_name)
         self._ctx.namespace(ns_name, create=True)
         return self._describe(ns_name)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from slabdb.client import requests, validation
 from slabdb.client.context import IndexContext
+from slabdb.client.pagination import decode_token, encode_token
 from slabdb.client.responses import (
     DescribeIndexStatsResponse,
     FetchByMetadataResponse,
@@ -90,6 +91,8 @@ class RecordReads:
             raise InvalidArgumentError("sparse_vector needs an index with metric 'dotproduct'")
         if vector is not None and id is not None:
             raise InvalidArgumentError("query takes either vector or id, not both")
+        if sparse_vector is not None and id is not None:
+            raise InvalidArgumentError("query takes either sparse_vector or id, not both")
         q = None
         if id is not None:
             current = None if view is None else view.current(validation.record_id(id))
@@ -154,17 +157,19 @@ class RecordReads:
         pagination_token: str | None,
     ) -> FetchByMetadataResponse:
         expr = parse_filter(filter)
-        size = requests.page_limit(limit, limits.MAX_FETCH_IDS)
+        size = requests.page_limit(limit, limits.MAX_FETCH_BY_METADATA_LIMIT)
+        after = decode_token("fetch_by_metadata", pagination_token)
         ns_name = validation.namespace(namespace)
         view = self._view(namespace)
         ids = [] if view is None else view.matching_ids(expr)
-        start = bisect.bisect_right(ids, pagination_token) if pagination_token else 0
+        start = bisect.bisect_right(ids, after) if after is not None else 0
         page = ids[start : start + size]
         more = start + size < len(ids)
+        next_page = encode_token("fetch_by_metadata", page[-1]) if more and page else None
         return FetchByMetadataResponse(
             vectors={} if view is None else self._current(view, page),
             namespace=ns_name,
-            pagination=Pagination(next=page[-1]) if more and page else None,
+            pagination=Pagination(next=next_page) if next_page else None,
             usage=Usage(read_units=1),
         )
 
@@ -176,10 +181,11 @@ class RecordReads:
         namespace: str | None,
     ) -> ListResponse:
         size = requests.page_limit(limit, limits.MAX_LIST_LIMIT)
+        after = decode_token("list", pagination_token)
         ns_name = validation.namespace(namespace)
         view = self._view(namespace)
         ids = [] if view is None else view.sorted_ids
-        start = bisect.bisect_right(ids, pagination_token) if pagination_token else 0
+        start = bisect.bisect_right(ids, after) if after is not None else 0
         if prefix:
             start = max(start, bisect.bisect_left(ids, prefix))
         end = start
@@ -189,10 +195,11 @@ class RecordReads:
             end += 1
         page = ids[start:end]
         more = end < len(ids) and (not prefix or ids[end].startswith(prefix))
+        next_page = encode_token("list", page[-1]) if more and page else None
         return ListResponse(
             vectors=[ListItem(id=r) for r in page],
             namespace=ns_name,
-            pagination=Pagination(next=page[-1]) if more and page else None,
+            pagination=Pagination(next=next_page) if next_page else None,
             usage=Usage(read_units=1),
         )
 

@@ -30,6 +30,9 @@ from slabdb.filters import parse_filter
 
 
 def check_upsert_count(n: int) -> None:
+    """1 to 1000 records per upsert request (Pinecone refuses an empty upsert too)."""
+    if n == 0:
+        raise InvalidArgumentError("upsert needs at least one record: vectors is empty")
     if n > limits.MAX_UPSERT_RECORDS:
         raise LimitExceededError(
             f"upsert takes at most {limits.MAX_UPSERT_RECORDS} records per request, got {n}; "
@@ -40,14 +43,12 @@ def check_upsert_count(n: int) -> None:
 def _record_vectors(
     cfg: IndexConfig, i: int, values: Any, sv: SparseVector | None
 ) -> np.ndarray | None:
-    """The dense row of record ``i`` (None on a sparse index), checked against the index."""
+    """The dense row of record ``i`` (None on a sparse index), checked against the index.
+
+    A dense index takes sparse values with any metric, as Pinecone does; they are stored
+    and returned, and scored only by a dotproduct (hybrid) index."""
     if cfg.vector_type == "dense":
-        row = validation.dense(values, cfg.dimension, cfg.metric, f"vectors[{i}].values")
-        if sv is not None and cfg.metric != "dotproduct":
-            raise InvalidArgumentError(
-                f"vectors[{i}]: sparse values need an index with metric 'dotproduct'"
-            )
-        return row
+        return validation.dense(values, cfg.dimension, cfg.metric, f"vectors[{i}].values")
     if values:
         raise InvalidArgumentError(f"vectors[{i}]: a sparse index takes no dense values")
     if sv is None or len(sv.indices) == 0:
@@ -94,6 +95,8 @@ def array_upsert_ops(
     """The bulk path: ids and an (n, d) matrix, cut into upserts of ``batch_size`` rows."""
     if cfg.vector_type != "dense":
         raise InvalidArgumentError("upsert_arrays needs a dense index")
+    if isinstance(vectors, np.ndarray) and vectors.dtype.kind not in "iuf":
+        raise InvalidArgumentError(f"vectors must be numbers, got an array of {vectors.dtype}")
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[1] != cfg.dimension:
         raise InvalidArgumentError(
@@ -111,6 +114,7 @@ def array_upsert_ops(
         raise InvalidArgumentError("vectors contain NaN or infinity")
     if cfg.metric == "cosine" and not np.all(np.any(matrix, axis=1)):
         raise InvalidArgumentError("a cosine index cannot take an all-zero vector")
+    validation.check_row_norms(matrix)
     mds = [
         validation.metadata(m, f"metadata[{i}]")
         for i, m in enumerate(metadata or [None] * len(id_list))

@@ -65,7 +65,12 @@ def index_shape(dimension: Any, metric: Any, vector_type: Any) -> tuple[int | No
     return dimension, metric, vector_type
 
 
-def namespace(ns: Any) -> str:
+def namespace(ns: Any, *, creating: bool = False) -> str:
+    """The engine's name of a namespace a request named (see :mod:`slabdb.core.naming`).
+
+    Names are at most 512 characters without NUL (as Pinecone's); ``creating`` (a write
+    that makes the namespace if it does not exist) also refuses names of only spaces.
+    """
     if ns is None:
         return ""
     if not isinstance(ns, str):
@@ -75,7 +80,17 @@ def namespace(ns: Any) -> str:
         raise LimitExceededError(
             f"namespace is {len(ns)} characters; the limit is {limits.MAX_NAMESPACE_LENGTH}"
         )
+    if "\x00" in ns:
+        raise InvalidArgumentError("namespace must not contain the NUL character")
+    if creating and ns and not ns.strip():
+        raise InvalidArgumentError("namespace name must not be blank (only whitespace)")
     return ns
+
+
+def new_namespace_name(name: Any) -> str:
+    """The engine name for ``create_namespace`` (``""``: the default namespace, which
+    always exists); a name of only spaces is refused."""
+    return namespace(name, creating=True)
 
 
 def record_id(rid: Any, where: str = "id") -> str:
@@ -89,6 +104,8 @@ def record_id(rid: Any, where: str = "id") -> str:
         )
     if not rid.isascii():
         raise InvalidArgumentError(f"{where} {rid!r} must be ASCII")
+    if "\x00" in rid:
+        raise InvalidArgumentError(f"{where} must not contain the NUL character")
     return rid
 
 
@@ -100,27 +117,97 @@ def ids_list(ids: Any, limit: int, what: str) -> list[str]:
     return [record_id(r, f"ids[{i}]") for i, r in enumerate(ids)]
 
 
+_REAL_TYPES = (int, float, np.integer, np.floating)
+_NOT_NUMBERS = (bool, np.bool_)
+
+
+def _real_numbers(values: Any, where: str) -> None:
+    """Refuse anything but real numbers: numeric strings and booleans are not numbers."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind not in "iuf":
+            raise InvalidArgumentError(f"{where} must be numbers, got an array of {values.dtype}")
+        return
+    if isinstance(values, str | bytes | Mapping) or values is None:
+        raise InvalidArgumentError(f"{where} must be a list of numbers")
+    try:
+        kinds = set(map(type, values))
+    except TypeError as exc:
+        raise InvalidArgumentError(f"{where} must be a list of numbers") from exc
+    for kind in kinds:
+        if issubclass(kind, _NOT_NUMBERS) or not issubclass(kind, _REAL_TYPES):
+            raise InvalidArgumentError(
+                f"{where} must be a list of numbers, got a {kind.__name__} among them"
+            )
+
+
+def float32_values(values: Any, where: str) -> F32:
+    """``values`` as a flat float32 array of finite real numbers."""
+    _real_numbers(values, where)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidArgumentError(f"{where} must be a list of numbers") from exc
+    if arr.ndim != 1:
+        raise InvalidArgumentError(f"{where} must be a flat list of numbers")
+    if not np.all(np.isfinite(arr)):
+        raise InvalidArgumentError(
+            f"{where} contains NaN, infinity or a number outside float32's range (±3.4e38)"
+        )
+    return arr
+
+
+def check_norm(arr: F32, where: str) -> None:
+    """Refuse vectors whose scores could overflow float32 (see ``limits.MAX_VECTOR_NORM``)."""
+    wide = arr.astype(np.float64)
+    norm = float(np.sqrt(np.dot(wide, wide)))
+    if norm >= limits.MAX_VECTOR_NORM:
+        raise InvalidArgumentError(
+            f"{where}: the vector's length (L2 norm) is {norm:.3g}; SlabDB takes vectors "
+            "with a norm below 2^62 (about 4.6e18) so that every score stays finite"
+        )
+
+
+def check_row_norms(matrix: F32, where: str = "vectors") -> None:
+    """``check_norm`` for every row of an (n, d) matrix, in float64 a block at a time."""
+    for start in range(0, len(matrix), 4096):
+        block = matrix[start : start + 4096].astype(np.float64)
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block))
+        bad = np.flatnonzero(norms >= limits.MAX_VECTOR_NORM)
+        if len(bad):
+            check_norm(matrix[start + int(bad[0])], f"{where}[{start + int(bad[0])}]")
+
+
 def dense(values: Any, dimension: int | None, metric: str, where: str = "values") -> F32:
     """A float32 vector of the index dimension, all finite (non-zero for cosine)."""
     if dimension is None:
         raise InvalidArgumentError(f"{where}: this is a sparse index; send sparse_values instead")
-    if isinstance(values, str | bytes) or values is None:
-        raise InvalidArgumentError(f"{where} must be a list of numbers")
-    try:
-        arr = np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"{where} must be a list of numbers") from exc
-    if arr.ndim != 1:
-        raise InvalidArgumentError(f"{where} must be a flat list of numbers")
+    arr = float32_values(values, where)
     if len(arr) != dimension:
         raise DimensionMismatchError(
             f"{where}: vector dimension {len(arr)} does not match the dimension of the index {dimension}"
         )
-    if not np.all(np.isfinite(arr)):
-        raise InvalidArgumentError(f"{where} contains NaN or infinity")
     if metric == "cosine" and not np.any(arr):
         raise InvalidArgumentError(f"{where}: a cosine index cannot take an all-zero vector")
+    check_norm(arr, where)
     return arr
+
+
+def _sparse_indices(indices: Any, where: str) -> np.ndarray:
+    """Integer indices in 0..2^32-1 (what the wire and the slabs hold), as int64."""
+    if isinstance(indices, np.ndarray):
+        if indices.dtype.kind not in "iu":
+            raise InvalidArgumentError(f"{where}.indices must be integers")
+        items: Any = indices
+    else:
+        items = list(indices)
+        if any(isinstance(i, bool) or not isinstance(i, int | np.integer) for i in items):
+            raise InvalidArgumentError(f"{where}.indices must be integers")
+    if len(items) and (min(items) < 0 or max(items) > limits.MAX_SPARSE_INDEX):
+        raise InvalidArgumentError(
+            f"{where}.indices must be between 0 and {limits.MAX_SPARSE_INDEX} (2^32-1)"
+        )
+    return np.asarray(items, dtype=np.int64)
 
 
 def sparse(raw: Any, where: str = "sparse_values") -> SparseVector | None:
@@ -135,25 +222,21 @@ def sparse(raw: Any, where: str = "sparse_values") -> SparseVector | None:
         indices, values = getattr(raw, "indices", None), getattr(raw, "values", None)
     if indices is None or values is None:
         raise InvalidArgumentError(f"{where} needs 'indices' and 'values'")
+    if isinstance(indices, str | bytes | Mapping) or not hasattr(indices, "__len__"):
+        raise InvalidArgumentError(f"{where}.indices must be a list of integers")
+    if isinstance(values, str | bytes | Mapping) or not hasattr(values, "__len__"):
+        raise InvalidArgumentError(f"{where}.values must be a list of numbers")
     if len(indices) != len(values):
         raise InvalidArgumentError(f"{where}: {len(indices)} indices but {len(values)} values")
     if len(indices) > limits.MAX_SPARSE_NON_ZEROS:
         raise LimitExceededError(
             f"{where} has {len(indices)} non-zero values; the limit is {limits.MAX_SPARSE_NON_ZEROS}"
         )
-    if any(isinstance(i, bool) or not isinstance(i, int | np.integer) for i in indices):
-        raise InvalidArgumentError(f"{where}.indices must be integers")
-    idx = np.asarray(indices, dtype=np.int64)
-    if len(idx) and (idx.min() < 0 or idx.max() >= 2**32):
-        raise InvalidArgumentError(f"{where}.indices must be between 0 and 2^32-1")
-    try:
-        vals = np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"{where}.values must be numbers") from exc
-    if not np.all(np.isfinite(vals)):
-        raise InvalidArgumentError(f"{where}.values contains NaN or infinity")
+    idx = _sparse_indices(indices, where)
+    vals = float32_values(values, f"{where}.values")
     if len(np.unique(idx)) != len(idx):
         raise InvalidArgumentError(f"{where}.indices must be unique")
+    check_norm(vals, where)
     order = np.argsort(idx, kind="stable")
     return SparseVector(idx[order].astype(np.uint32), vals[order])
 

@@ -1,6 +1,9 @@
 """Compaction execution: merge slabs, keeping the newest version of each id.
 
-Also used by flushes, which turn memtable versions into an L0 slab.
+Also used by flushes, which turn memtable versions into an L0 slab.  Both take the
+engine's :class:`~slabdb.core.config.AnnConfig`: a dense slab big enough gets an ANN
+index built from its float32 vectors (so compaction always rebuilds indexes from the
+source of truth, and an algorithm upgrade needs no re-ingest).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from slabdb.core.config import AnnConfig
 from slabdb.core.values import IndexSpec, RecordVersion, SparseVector
 from slabdb.core.visibility import newest_per_id
 from slabdb.lsm.manifest import SlabEntry
@@ -37,7 +41,9 @@ class SlabRows:
     sparse: list[SparseVector | None]
 
 
-def _encode(prefix: str, spec: IndexSpec, level: int, rows: SlabRows) -> BuiltSlab | None:
+def _encode(
+    prefix: str, spec: IndexSpec, level: int, rows: SlabRows, ann: AnnConfig | None
+) -> BuiltSlab | None:
     if not rows.ids:
         return None
     data, stats = SlabBuilder.build(
@@ -50,6 +56,7 @@ def _encode(prefix: str, spec: IndexSpec, level: int, rows: SlabRows) -> BuiltSl
         metric=spec.metric,
         vector_type=spec.vector_type,
         level=level,
+        ann=ann,
     )
     slab_id = uuid.uuid4().hex
     entry = SlabEntry(
@@ -70,7 +77,11 @@ def _dense(spec: IndexSpec) -> bool:
 
 
 def build_slab(
-    prefix: str, spec: IndexSpec, level: int, versions: Sequence[RecordVersion]
+    prefix: str,
+    spec: IndexSpec,
+    level: int,
+    versions: Sequence[RecordVersion],
+    ann: AnnConfig | None = None,
 ) -> BuiltSlab | None:
     """An immutable slab holding ``versions`` (one per id), or None if there are none."""
     vectors = None
@@ -88,7 +99,7 @@ def build_slab(
         metadata=[v.metadata for v in versions],
         sparse=[v.sparse for v in versions],
     )
-    return _encode(prefix, spec, level, rows)
+    return _encode(prefix, spec, level, rows, ann)
 
 
 def merge_slabs(
@@ -97,6 +108,7 @@ def merge_slabs(
     level: int,
     readers: Sequence[SlabReader],
     drop_tombstones: bool,
+    ann: AnnConfig | None = None,
 ) -> BuiltSlab | None:
     """Merge ``readers`` into one slab: the newest version of every id, in LSN order.
 
@@ -140,4 +152,4 @@ def merge_slabs(
     rows = SlabRows(
         ids=ids, lsns=lsns, deleted=deleted, vectors=vectors, metadata=metadata, sparse=sparse
     )
-    return _encode(prefix, spec, level, rows)
+    return _encode(prefix, spec, level, rows, ann)

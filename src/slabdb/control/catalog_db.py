@@ -55,6 +55,7 @@ from slabdb.core.errors import (
     StorageError,
 )
 from slabdb.core.retry import RetryPolicy
+from slabdb.storage.local_writer import create_private_file, make_private_dir
 
 log = logging.getLogger("slabdb.control")
 T = TypeVar("T")
@@ -235,7 +236,9 @@ class ControlCatalog:
                 extra["application_name"] = "slabdb-server"
             return psycopg.connect(self.url, **extra)
         path = Path(self.url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":
+            make_private_dir(path.parent, parents=True)
+            create_private_file(path)  # 0600: SQLite gives its -wal and -shm files this mode
         conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         try:
             SQLITE_WAL_RETRY.call(

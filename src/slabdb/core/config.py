@@ -8,7 +8,7 @@ Defaults are named constants with units.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,8 +26,54 @@ DEFAULT_REFRESH_INTERVAL_SECONDS = 1.0
 """How often an open namespace looks for other writers' WAL entries and manifests."""
 DEFAULT_BACKGROUND_INTERVAL_SECONDS = 0.2
 """How often the background worker looks for flush, compaction and GC work."""
-DEFAULT_QUERY_THREADS = 4
-"""Threads that search slabs in parallel (numpy releases the GIL)."""
+DEFAULT_QUERY_THREADS = 0
+"""Threads that search slabs in parallel; 0 = one per CPU core (the thread budget: the
+query pool times BLAS threads never exceeds the cores, see ``slabdb.client.client``)."""
+DEFAULT_ANN_ENABLED = True
+"""Build a per-slab ANN index for dense slabs of at least ``ann_min_rows`` live rows."""
+DEFAULT_ANN_MIN_ROWS = 20_000
+"""Live rows from which a dense slab gets an HNSW index (smaller slabs are scanned
+exactly: below this an exact scan costs about as much as a graph search plus re-rank,
+and L0 flushes stay cheap; docs/design/ann.md has the measurements)."""
+DEFAULT_ANN_EXACT_FILTER_FRACTION = 0.05
+"""A filter (or exclusion) leaving fewer than this fraction of an ANN slab's rows is
+answered exactly over the allowed rows; a broader one searches the graph with the
+allowed rows as an ID selector."""
+DEFAULT_ANN_EXACT_ROWS_PER_EF = 50.0
+"""Rows an exact scan covers for the cost of one unit of HNSW beam width (measured on
+384-d MiniLM vectors: ~50 ns per scanned row, ~2.5 us per efSearch unit): a query whose
+allowed rows are fewer than this times its (widened) beam is answered exactly."""
+DEFAULT_ANN_HNSW_M = 32
+"""HNSW graph degree (faiss ``M``)."""
+DEFAULT_ANN_EF_CONSTRUCTION = 40
+"""HNSW build beam width (faiss ``efConstruction``)."""
+DEFAULT_ANN_TARGET_RECALL = 0.95
+"""Recall@10 each slab's search width (``efSearch``) is tuned for at build time."""
+
+
+@dataclass(frozen=True)
+class AnnConfig:
+    """When slabs get an ANN index and how it is built (read at flush/compaction time)."""
+
+    enabled: bool = DEFAULT_ANN_ENABLED
+    min_rows: int = DEFAULT_ANN_MIN_ROWS
+    exact_filter_fraction: float = DEFAULT_ANN_EXACT_FILTER_FRACTION
+    exact_rows_per_ef: float = DEFAULT_ANN_EXACT_ROWS_PER_EF
+    hnsw_m: int = DEFAULT_ANN_HNSW_M
+    ef_construction: int = DEFAULT_ANN_EF_CONSTRUCTION
+    target_recall: float = DEFAULT_ANN_TARGET_RECALL
+
+    def __post_init__(self) -> None:
+        if self.min_rows < 1:
+            raise ValueError("ann min_rows must be at least 1")
+        if not 0.0 <= self.exact_filter_fraction <= 1.0:
+            raise ValueError("ann exact_filter_fraction must be within [0, 1]")
+        if self.exact_rows_per_ef < 0:
+            raise ValueError("ann exact_rows_per_ef must be >= 0")
+        if self.hnsw_m < 4 or self.ef_construction < 8:
+            raise ValueError("ann hnsw_m must be >= 4 and ef_construction >= 8")
+        if not 0.0 < self.target_recall <= 1.0:
+            raise ValueError("ann target_recall must be within (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -42,8 +88,14 @@ class EngineConfig:
     refresh_interval_seconds: float = DEFAULT_REFRESH_INTERVAL_SECONDS
     background_interval_seconds: float = DEFAULT_BACKGROUND_INTERVAL_SECONDS
     query_threads: int = DEFAULT_QUERY_THREADS
+    ann: AnnConfig = field(default_factory=AnnConfig)
     background: bool = True
     """Run flush, compaction and GC in a background thread (tests may drive them by hand)."""
+    builder_lease: bool = False
+    """Flush and compact a namespace only while holding its builder lease in the store, so
+    one node at a time builds its slabs (``engine/lease.py``; needs ``background``)."""
+    builder_lease_seconds: float = 15.0
+    """How long a builder lease lives unrenewed before another node may take it over."""
 
     def __post_init__(self) -> None:
         if self.flush_records < 1:
@@ -54,6 +106,8 @@ class EngineConfig:
             raise ValueError("compaction_max_inputs must be at least 2")
         if self.max_level < 1:
             raise ValueError("max_level must be at least 1")
+        if self.query_threads < 0:
+            raise ValueError("query_threads must be >= 0 (0 = one per core)")
 
 
 class Settings(BaseSettings):
@@ -69,6 +123,10 @@ class Settings(BaseSettings):
     gc_grace_seconds: float = DEFAULT_GC_GRACE_SECONDS
     refresh_interval_seconds: float = DEFAULT_REFRESH_INTERVAL_SECONDS
     query_threads: int = DEFAULT_QUERY_THREADS
+    ann_enabled: bool = DEFAULT_ANN_ENABLED
+    ann_min_rows: int = DEFAULT_ANN_MIN_ROWS
+    ann_exact_filter_fraction: float = DEFAULT_ANN_EXACT_FILTER_FRACTION
+    builder_lease: bool = False
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
@@ -79,4 +137,10 @@ class Settings(BaseSettings):
             gc_grace_seconds=self.gc_grace_seconds,
             refresh_interval_seconds=self.refresh_interval_seconds,
             query_threads=self.query_threads,
+            builder_lease=self.builder_lease,
+            ann=AnnConfig(
+                enabled=self.ann_enabled,
+                min_rows=self.ann_min_rows,
+                exact_filter_fraction=self.ann_exact_filter_fraction,
+            ),
         )

@@ -28,6 +28,7 @@ translates; it never decides statuses itself.
     │   └── StaleNamespaceError               the open namespace was deleted elsewhere
     ├── CorruptionError (500, DATA_LOSS)       a checksum did not match
     ├── StorageError (503, UNAVAILABLE)        the object store failed; retryable
+    │   └── WriteOutcomeUnknownError           a write timed out: it may have landed
     └── ClosedError (503, UNAVAILABLE)         the database was closed
 """
 
@@ -174,6 +175,15 @@ class StorageError(SlabDBError):
     grpc_code = GrpcCode.UNAVAILABLE
     wire_name = "UNAVAILABLE"
     retryable = True
+
+
+class WriteOutcomeUnknownError(StorageError):
+    """The object store did not confirm a write (a timeout or a lost connection after the
+    request was sent): it may or may not have landed.
+
+    Retrying the same request is safe: an upsert, update or delete of the same ids with
+    the same values has the same result whether the first attempt landed or not.
+    """
 
 
 class ClosedError(SlabDBError):

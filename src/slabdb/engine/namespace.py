@@ -19,11 +19,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import replace
+from typing import Any, NoReturn
 
 from slabdb.compaction.runner import BuiltSlab, build_slab
 from slabdb.core.config import EngineConfig
-from slabdb.core.errors import ConflictError, StaleNamespaceError
+from slabdb.core.errors import (
+    ConflictError,
+    CorruptionError,
+    ObjectNotFoundError,
+    StaleNamespaceError,
+)
 from slabdb.core.ops import Op, WalEntry
 from slabdb.core.values import IndexSpec, RecordVersion
 from slabdb.core.visibility import newest
@@ -37,12 +43,18 @@ from slabdb.lsm.manifest import ManifestRecord, ManifestStore, SlabEntry
 from slabdb.memtable import Memtable
 from slabdb.slab import SlabReader
 from slabdb.storage.base import ObjectStore
-from slabdb.wal import WalWriter, encode_ops, read_wal, wal_key
+from slabdb.wal import WalWriter, encode_ops, find_gap, read_wal, wal_gap_message, wal_key
 
 log = logging.getLogger(__name__)
 
 _MAX_FROZEN_BEFORE_INLINE_FLUSH = 4
 """Backpressure: a writer flushes itself when this many memtables wait."""
+LOG_CHECK_INTERVAL_SECONDS = 60.0
+"""How often a refresh that found nothing new also LISTs the log for a gap (always on open)."""
+
+
+class _DeletedMeanwhile(Exception):
+    """What looked like damage is a namespace being deleted by another handle."""
 
 
 class Namespace:
@@ -84,6 +96,11 @@ class Namespace:
         self.manifest_conflicts = 0
         self.gc_state = GcState()
         self.refreshed_at = 0.0
+        self._log_checked_at = 0.0
+        self.damage: CorruptionError | None = None
+        """Set once the log or manifest is found damaged: writes are refused from then on."""
+        self.may_build: Callable[[], bool] = lambda: not config.builder_lease
+        """Whether this process may flush and publish now (the builder lease, engine/lease.py)."""
         self._writer = WalWriter(store, prefix, next_lsn=1)
         self._committer = GroupCommitter(self._commit)
         self.refresh()
@@ -136,6 +153,7 @@ class Namespace:
                 "applied_lsn": self._applied_lsn,
                 "checkpoint_lsn": self._manifest.checkpoint_lsn,
                 "memtable_records": len(self._active),
+                "memtable_rows": self._active.row_count,
                 "frozen_memtables": len(self._frozen),
                 "slabs_per_level": levels,
                 "wal_conflicts": self._writer.conflicts,
@@ -152,7 +170,11 @@ class Namespace:
         for entry in manifest.slabs:
             reader = known.get(entry.id)
             if reader is None:
-                reader = SlabReader.from_bytes(self.store.get(entry.key).data)
+                try:
+                    data = self.store.get(entry.key).data
+                except ObjectNotFoundError as exc:
+                    raise ObjectNotFoundError(f"slab {entry.key} is missing") from exc
+                reader = SlabReader.from_bytes(data, where=entry.key)
             out[entry.id] = reader
         return out
 
@@ -195,26 +217,83 @@ class Namespace:
         self.adopt(manifest, etag)
 
     def refresh(self) -> None:
-        """Catch up with the store: newer manifest, then WAL entries after what we applied."""
+        """Catch up with the store: newer manifest, then WAL entries after what we applied.
+
+        On open, and at most every :data:`LOG_CHECK_INTERVAL_SECONDS` after, the end of the
+        log is checked too (:meth:`_check_log`).  Damage raises :class:`CorruptionError`
+        naming the object, and from then on this handle refuses to write.
+        """
         if self._is_current is not None and not self._is_current():
             self.deleted = True
             return
         with self._append_lock:
-            self._adopt_loaded(*self._manifests.load())
-            entries = list(read_wal(self.store, self.prefix, after_lsn=self._applied_lsn))
-            self._apply_entries(entries)
-            # The log ended at applied + 1.  If another process checkpointed past that point
-            # meanwhile (and garbage-collected the entries), the manifest now covers them.
-            manifest, etag = self._manifests.load()
-            if (
-                manifest.checkpoint_lsn > self._applied_lsn
-                or manifest.version < self._manifest.version
-            ):
-                self._adopt_loaded(manifest, etag)
-                self._apply_entries(list(read_wal(self.store, self.prefix, self._applied_lsn)))
+            try:
+                self._catch_up()
+                due = time.monotonic() - self._log_checked_at > LOG_CHECK_INTERVAL_SECONDS
+                if self.refreshed_at == 0.0 or due:
+                    self._check_log()
+            except _DeletedMeanwhile:
+                self.deleted = True
+                return
+            except CorruptionError as exc:
+                self.damage = exc
+                raise
             with self._lock:
                 self._writer.next_lsn = max(self._writer.next_lsn, self._applied_lsn + 1)
             self._synced_at = self.refreshed_at = time.monotonic()
+
+    def _catch_up(self) -> None:
+        self._adopt_stored()
+        self._apply_entries(list(read_wal(self.store, self.prefix, after_lsn=self._applied_lsn)))
+        # The log ended at applied + 1.  If another process checkpointed past that point
+        # meanwhile (and garbage-collected the entries), the manifest now covers them.
+        manifest, etag = self._load_manifest()
+        if manifest.checkpoint_lsn > self._applied_lsn or manifest.version < self._manifest.version:
+            self._adopt_loaded(manifest, etag)
+            self._apply_entries(list(read_wal(self.store, self.prefix, self._applied_lsn)))
+
+    def _load_manifest(self) -> tuple[ManifestRecord, str | None]:
+        manifest, etag = self._manifests.load()
+        if etag is None and self._etag is not None:
+            self._damaged(
+                f"{self._manifests.key} is missing, but this namespace had published "
+                f"version {self._manifest.version} of it"
+            )
+        return manifest, etag
+
+    def _adopt_stored(self) -> None:
+        """Adopt the stored manifest; a slab it lists must exist (unless it changed since)."""
+        manifest, etag = self._load_manifest()
+        try:
+            self._adopt_loaded(manifest, etag)
+        except ObjectNotFoundError as exc:
+            again, again_etag = self._load_manifest()
+            if again_etag == etag:
+                self._damaged(f"{exc.message}, but {self._manifests.key} lists it")
+            self._adopt_loaded(again, again_etag)
+
+    def _check_log(self) -> None:
+        """Damage if the log has a hole above what was applied, or lost its manifest."""
+        if self._etag is None and self._applied_lsn == 0:  # no manifest, no LSN 1
+            found = next(iter(self.store.list(self.prefix)), None)
+            if found is not None:
+                self._catch_up()  # LSN 1 or a manifest may have landed since the GETs
+                if self._etag is None and self._applied_lsn == 0:
+                    self._damaged(
+                        f"{self._manifests.key} is missing, but the namespace holds "
+                        f"{found.key} and its log does not start at LSN 1: the checkpoint "
+                        "is lost"
+                    )
+        gap = find_gap(self.store, self.prefix, lambda: self._applied_lsn, self._catch_up)
+        if gap is not None:
+            self._damaged(wal_gap_message(self.prefix, *gap, self._manifest.checkpoint_lsn))
+        self._log_checked_at = time.monotonic()
+
+    def _damaged(self, message: str) -> NoReturn:
+        """Raise CorruptionError, unless the namespace is being deleted meanwhile."""
+        if self._is_current is not None and not self._is_current():
+            raise _DeletedMeanwhile
+        raise CorruptionError(message)
 
     # --- write path ------------------------------------------------------------------------
     def write_lsn(self, ops: list[Op]) -> tuple[int, list[Any]]:
@@ -232,6 +311,8 @@ class Namespace:
         ops = [op for batch in batches for op in batch]
         data = encode_ops(ops)
         with self._append_lock:
+            if self.damage is not None:  # writing would fill a hole or fork a lost log
+                raise self.damage
             if time.monotonic() - self._synced_at > self.config.gc_grace_seconds / 2:
                 self.refresh()
             lsn = self._writer.append(data, on_foreign=self._apply_entries)
@@ -314,6 +395,8 @@ class Namespace:
         self.flush_frozen()
 
     def flush_frozen(self) -> None:
+        if not self.may_build():  # another node builds; its checkpoint prunes our memtables
+            return
         with self._flush_lock:
             while True:
                 with self._lock:
@@ -323,7 +406,7 @@ class Namespace:
                 self._flush_one(mem)
 
     def _flush_one(self, mem: Memtable) -> None:
-        built = build_slab(self.prefix, self.spec, 0, mem.latest_versions())
+        built = build_slab(self.prefix, self.spec, 0, mem.latest_versions(), self.config.ann)
 
         def plan(manifest: ManifestRecord) -> ManifestRecord | None:
             if manifest.checkpoint_lsn >= mem.max_lsn:  # another process flushed these LSNs
@@ -368,6 +451,28 @@ class Namespace:
                 continue
             self.adopt(new, new_etag)
             return True
+
+    def reserve_lsn(self) -> int:
+        """Log an entry of no operations on its own (never grouped with other writes) and
+        return its LSN: a bulk import's place in the order of writes (slabdb.bulk)."""
+        ((lsn, _),) = self._commit([[]])
+        return int(lsn)
+
+    def publish_import(
+        self, slabs: tuple[SlabEntry, ...], admit: Callable[[ManifestRecord], None]
+    ) -> bool:
+        """List a bulk import's slabs first (oldest) in the manifest: they hold no tombstones,
+        so compaction's tombstone rule stays right.  ``admit`` raises to refuse; False if
+        they are listed already (a resumed import)."""
+        ids = {s.id for s in slabs}
+
+        def plan(manifest: ManifestRecord) -> ManifestRecord | None:
+            if any(s.id in ids for s in manifest.slabs):
+                return None
+            admit(manifest)
+            return replace(manifest, version=manifest.version + 1, slabs=(*slabs, *manifest.slabs))
+
+        return self._publish(plan)
 
     def publish_compaction(self, inputs: tuple[str, ...], built: BuiltSlab | None) -> bool:
         """Swap ``inputs`` for the merged slab; False (output deleted) if the inputs are gone."""

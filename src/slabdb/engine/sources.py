@@ -23,12 +23,28 @@ from slabdb.slab import SlabReader
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 
+ANN_VISITED_ROWS = 2048
+"""Roughly the rows a graph search plus re-rank touches (for the parallel decision)."""
+PARALLEL_MIN_ROWS = 4096
+"""A source scanning fewer rows than this is searched inline, not on the query pool
+(handing it to a thread costs more than the scan)."""
+
 
 class Source(ABC):
     """Record versions from one memtable snapshot or one slab."""
 
     cleared: bool = False
     """True if a delete-all happened here: every older source is hidden."""
+
+    @property
+    @abstractmethod
+    def scan_rows(self) -> int:
+        """Rows an unfiltered search of this source scores (its cost, roughly)."""
+
+    @property
+    def worth_a_thread(self) -> bool:
+        """True if searching this source pays for a hand-off to the query pool."""
+        return self.scan_rows >= PARALLEL_MIN_ROWS
 
     @abstractmethod
     def lsn_of(self, record_id: str) -> int | None:
@@ -78,6 +94,10 @@ class MemtableSource(Source):
         self.snap = snap
         self.cleared = snap.cleared
         self._vector_type = vector_type
+
+    @property
+    def scan_rows(self) -> int:
+        return self.snap.n
 
     def lsn_of(self, record_id: str) -> int | None:
         row = self.snap.latest.get(record_id)
@@ -142,6 +162,12 @@ class SlabSource(Source):
     def __init__(self, reader: SlabReader, slab_id: str) -> None:
         self.reader = reader
         self.slab_id = slab_id
+
+    @property
+    def scan_rows(self) -> int:
+        """A slab with an ANN index visits a few thousand rows at most, not all."""
+        reader = self.reader
+        return min(reader.n, ANN_VISITED_ROWS) if reader.has_ann else reader.n
 
     def lsn_of(self, record_id: str) -> int | None:
         row = self.reader.id_to_row.get(record_id)

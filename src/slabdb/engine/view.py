@@ -171,12 +171,23 @@ class NamespaceView:
             return []
         request = _Search(vector, sparse, metric, top_k, expr)
         run: Callable[[int], list[tuple[float, int]]] = functools.partial(self._gather, request)
+        return self._merge(self._scatter(run, executor), metric, top_k)
+
+    def _scatter(
+        self, run: Callable[[int], list[tuple[float, int]]], executor: Executor | None
+    ) -> list[list[tuple[float, int]]]:
+        """Every source's candidates; on the pool only when two or more sources pay for it.
+
+        Sources worth a thread (:attr:`Source.worth_a_thread`) go to the pool, the rest
+        run inline meanwhile; one big source and a handful of small ones run inline.
+        """
         positions = range(len(self.sources))
-        if executor is not None and len(self.sources) > 1:
-            per_source = list(executor.map(run, positions))
-        else:
-            per_source = [run(p) for p in positions]
-        return self._merge(per_source, metric, top_k)
+        heavy = [p for p in positions if self.sources[p].worth_a_thread]
+        if executor is None or len(heavy) < 2:
+            return [run(p) for p in positions]
+        futures = {p: executor.submit(run, p) for p in heavy[1:]}
+        inline = {p: run(p) for p in positions if p not in futures}
+        return [inline[p] if p in inline else futures[p].result() for p in positions]
 
     def _search_source(
         self, req: _Search, pos: int, k: int, exclude: npt.NDArray[np.int64] | None

@@ -64,8 +64,11 @@ from slabdb.filters.ast import (
 
 MAX_IN_VALUES = limits.MAX_FILTER_IN_VALUES
 """Most values one ``$in``/``$nin`` list may hold (Pinecone's published limit)."""
-MAX_FILTER_DEPTH = 20
+MAX_FILTER_DEPTH = limits.MAX_FILTER_DEPTH
 """Deepest allowed nesting of ``$and``/``$or``."""
+DEPTH_MESSAGE = f"$and/$or nest deeper than the limit of {MAX_FILTER_DEPTH} levels"
+"""What a too-deep filter is told, by :func:`parse_filter` and by transports that must
+stop decoding a filter before it reaches it (gRPC)."""
 
 
 def parse_filter(filter: Mapping[str, Any] | None) -> Expr | None:
@@ -83,6 +86,8 @@ def parse_filter(filter: Mapping[str, Any] | None) -> Expr | None:
 
 
 def _fail(message: str, path: str) -> InvalidFilterError:
+    if len(path) > 80:
+        path = "..." + path[-77:]
     where = f" (in {path})" if path else ""
     return InvalidFilterError(f"invalid filter: {message}{where}")
 
@@ -106,7 +111,7 @@ def _describe(value: Any) -> str:
 
 def _parse_object(obj: Mapping[str, Any], path: str, depth: int) -> Expr:
     if depth > MAX_FILTER_DEPTH:
-        raise _fail(f"$and/$or nest deeper than {MAX_FILTER_DEPTH} levels", path)
+        raise _fail(DEPTH_MESSAGE, path)
     children: list[Expr] = []
     for key, value in obj.items():
         if not isinstance(key, str):
@@ -182,7 +187,9 @@ def _parse_operator(field: str, op: CmpOp, operand: Any, path: str) -> Cmp:
     if op in RANGE_OPS:
         number = _number(operand)
         if number is None:
-            raise _fail(f"{op} needs a number for field '{field}', got {_describe(operand)}", path)
+            numeric = isinstance(operand, int | float) and not isinstance(operand, bool)
+            finite = "a finite number" if numeric else "a number"
+            raise _fail(f"{op} needs {finite} for field '{field}', got {_describe(operand)}", path)
         return Cmp(field, op, number)
     if op in SET_OPS:
         return Cmp(field, op, _scalar_list(operand, op, field, path))

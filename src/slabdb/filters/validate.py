@@ -1,7 +1,8 @@
 """Validate record metadata before it is written.
 
 Pinecone's rules: metadata is a flat JSON object whose values are strings, finite
-numbers, booleans or lists of strings; no nulls, no nested objects; at most
+numbers, booleans or lists of strings; no nulls, no nested objects; keys non-empty and
+not starting with ``$``; integers within 64 bits (what slabs and the WAL store); at most
 :data:`MAX_METADATA_BYTES` when JSON-encoded.  Breaking a rule raises
 :class:`~slabdb.core.errors.InvalidMetadataError` with a message that names the field.
 """
@@ -47,6 +48,10 @@ def validate_metadata_sized(metadata: Any) -> tuple[dict[str, Any], int]:
             raise InvalidMetadataError(f"metadata keys must be strings, got {_kind(key)}")
         if key == "":
             raise InvalidMetadataError("metadata keys must not be empty")
+        if key.startswith("$"):
+            raise InvalidMetadataError(
+                f"metadata field {key!r} starts with '$', which is reserved for filter operators"
+            )
         out[key] = _value(key, value)
     size = metadata_size(out)
     if size > MAX_METADATA_BYTES:
@@ -101,15 +106,25 @@ def _number(key: str, value: Any) -> Any:
                 f"metadata field '{key}' has unsupported type {type(value).__name__}"
             )
         value = value.item()
+    if isinstance(value, int) and not limits.MIN_METADATA_INT <= value <= limits.MAX_METADATA_INT:
+        raise InvalidMetadataError(
+            f"metadata field '{key}' is {_short(value)}; integers must fit in 64 bits "
+            "(between -2^63 and 2^64-1): send larger numbers as floats or strings"
+        )
     try:
         finite = math.isfinite(float(value))
     except OverflowError:
         finite = False
     if not finite:
         raise InvalidMetadataError(
-            f"metadata field '{key}' is {value!r}; numbers must be finite float64 values"
+            f"metadata field '{key}' is {_short(value)}; numbers must be finite float64 values"
         )
     return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def _kind(value: Any) -> str:

@@ -7,11 +7,15 @@ processes can never fork it: the loser of a race re-reads and re-plans.
 Slabs are listed oldest first.  Every record version with LSN at or below
 ``checkpoint_lsn`` is in some listed slab (or was superseded or deleted); WAL entries
 above it are replayed into the memtable on open.
+
+The object is sealed (:mod:`slabdb.core.sealed`): a checksum, and the namespace prefix it
+belongs to, so a damaged manifest or one copied under another namespace is refused with
+a :class:`CorruptionError` naming it.  A manifest written before sealing (the exact old
+shape) is still read; the next publish writes it sealed.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -21,10 +25,27 @@ from slabdb.core.errors import (
     ObjectNotFoundError,
     PreconditionFailedError,
 )
+from slabdb.core.sealed import Body, json_object, read_sealed, seal
 from slabdb.storage.base import ObjectStore
 from slabdb.storage.keys import manifest_key
 
 MANIFEST_FORMAT = 1
+MANIFEST_KIND = "manifest"
+_BODY_KEYS = frozenset({"format", "version", "checkpoint_lsn", "slabs"})
+
+
+def manifest_identity(prefix: str) -> dict[str, str]:
+    """What a manifest names as its own: the namespace prefix (index, namespace and both
+    incarnations are in it)."""
+    return {"prefix": prefix}
+
+
+def _legacy_body(data: bytes) -> Body | None:
+    """A manifest from before sealing: exactly the old four keys, format 1."""
+    raw = json_object(data)
+    if raw is None or set(raw) != _BODY_KEYS or raw.get("format") != MANIFEST_FORMAT:
+        return None
+    return raw
 
 
 @dataclass(frozen=True)
@@ -53,28 +74,42 @@ class ManifestRecord:
     checkpoint_lsn: int = 0
     slabs: tuple[SlabEntry, ...] = field(default_factory=tuple)
 
-    def to_bytes(self) -> bytes:
+    def to_bytes(self, prefix: str) -> bytes:
+        """The sealed object for the namespace at ``prefix``."""
         body = {
             "format": MANIFEST_FORMAT,
             "version": self.version,
             "checkpoint_lsn": self.checkpoint_lsn,
             "slabs": [asdict(s) for s in self.slabs],
         }
-        return json.dumps(body, separators=(",", ":")).encode()
+        return seal(MANIFEST_KIND, manifest_identity(prefix), body)
 
     @classmethod
-    def from_bytes(cls, data: bytes, where: str = "manifest") -> ManifestRecord:
+    def from_bytes(cls, data: bytes, prefix: str, where: str | None = None) -> ManifestRecord:
+        """Check and decode the manifest of the namespace at ``prefix``."""
+        return cls.read(data, prefix, where)[0]
+
+    @classmethod
+    def read(
+        cls, data: bytes, prefix: str, where: str | None = None
+    ) -> tuple[ManifestRecord, bool]:
+        """The manifest and whether it was sealed (False: written before sealing)."""
+        where = where or manifest_key(prefix)
+        got = read_sealed(
+            data, MANIFEST_KIND, manifest_identity(prefix), where, legacy=_legacy_body
+        )
+        raw = got.body
         try:
-            raw = json.loads(data)
             if raw.get("format") != MANIFEST_FORMAT:
                 raise CorruptionError(f"{where}: unsupported format {raw.get('format')!r}")
-            return cls(
+            record = cls(
                 version=int(raw["version"]),
                 checkpoint_lsn=int(raw["checkpoint_lsn"]),
                 slabs=tuple(SlabEntry.from_dict(s) for s in raw["slabs"]),
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CorruptionError(f"{where}: undecodable ({exc})") from exc
+        return record, got.sealed
 
     # --- pure transitions -----------------------------------------------------------
     def with_flush(
@@ -115,6 +150,7 @@ class ManifestStore:
 
     def __init__(self, store: ObjectStore, prefix: str) -> None:
         self._store = store
+        self.prefix = prefix
         self.key = manifest_key(prefix)
 
     def load(self) -> tuple[ManifestRecord, str | None]:
@@ -123,7 +159,7 @@ class ManifestStore:
             got = self._store.get(self.key)
         except ObjectNotFoundError:
             return ManifestRecord(), None
-        return ManifestRecord.from_bytes(got.data, where=self.key), got.etag
+        return ManifestRecord.from_bytes(got.data, self.prefix, where=self.key), got.etag
 
     def publish(self, record: ManifestRecord, expected_etag: str | None) -> str | None:
         """Install ``record`` if the manifest is still at ``expected_etag``.
@@ -131,7 +167,7 @@ class ManifestStore:
         Raises ConflictError (PreconditionFailedError or ObjectExistsError's
         conflict) when another writer published first: re-load and re-plan.
         """
-        data = record.to_bytes()
+        data = record.to_bytes(self.prefix)
         if expected_etag is None:
             try:
                 return self._store.put_if_absent(self.key, data)

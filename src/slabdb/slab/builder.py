@@ -18,7 +18,9 @@ postings_*          arrays     inverted index: terms, indptr, rows, values
 ==================  =========  ==========================================================
 
 ``vectors``/``norms`` exist for ``vector_type="dense"``; the sparse sections exist when
-any row has a sparse vector (always for ``vector_type="sparse"``).  Callers may add
+any row has a sparse vector (always for ``vector_type="sparse"``).  With an ``ann``
+config, a dense slab of at least ``ann.min_rows`` live rows also gets the
+``ann_params``/``ann_index`` sections (:mod:`slabdb.slab.ann`).  Callers may add
 their own sections (an ANN index, a quantized copy) with ``extra_sections``; readers
 find them with :meth:`SlabReader.section_bytes`.
 """
@@ -33,9 +35,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from slabdb.core.config import AnnConfig
 from slabdb.core.values import METRICS, VECTOR_TYPES, SparseVector
 from slabdb.filters.metadata_index import MetadataIndex
 from slabdb.query.scoring import vector_norms
+from slabdb.slab.ann import ANN_SECTIONS, build_ann_sections
 from slabdb.slab.format import Section, SlabStats, encode_slab
 from slabdb.slab.sparse import Postings, SparseRows
 
@@ -60,6 +64,7 @@ RESERVED_SECTIONS = frozenset(
         "postings_indptr",
         "postings_rows",
         "postings_values",
+        *ANN_SECTIONS,
     }
 )
 
@@ -85,12 +90,14 @@ class SlabBuilder:
         vector_type: str,
         level: int,
         extra_sections: Mapping[str, bytes | npt.NDArray[Any]] | None = None,
+        ann: AnnConfig | None = None,
     ) -> tuple[bytes, SlabStats]:
         """Encode one slab; returns its bytes and its :class:`SlabStats`.
 
         One version per id (duplicate ids raise ``ValueError``).  Rows with
         ``deleted=True`` are tombstones: their vector is stored as zeros and their
         metadata and sparse vector are dropped.  Metadata must already be validated.
+        ``ann`` (None: never) decides whether a dense slab gets an ANN index.
         """
         n = len(ids)
         lsn_arr = np.asarray(lsns, dtype=np.uint64).reshape(-1)
@@ -109,7 +116,9 @@ class SlabBuilder:
         if vector_type == "dense":
             assert vectors is not None
             dim = int(np.shape(vectors)[1])
-            sections += _dense_sections(vectors, del_arr)
+            dense = _dense_matrix(vectors, del_arr)
+            sections += [("vectors", dense), ("norms", vector_norms(dense))]
+            sections += list(build_ann_sections(dense, del_arr, metric, ann).items())
         md_rows = [None if dead else md for md, dead in zip(metadata, dead_rows, strict=True)]
         index = MetadataIndex.build(md_rows)
         sections += _metadata_sections(md_rows, index)
@@ -142,13 +151,13 @@ class SlabBuilder:
         return data, dataclasses.replace(stats, size_bytes=len(data))
 
 
-def _dense_sections(
+def _dense_matrix(
     vectors: npt.NDArray[np.float32], deleted: npt.NDArray[np.bool_]
-) -> list[tuple[str, Section]]:
-    """Vectors (tombstones zeroed) and their norms."""
+) -> npt.NDArray[np.float32]:
+    """The vectors as stored: float32, C order, tombstones zeroed."""
     dense = np.array(vectors, dtype=np.float32, order="C", copy=True)
     dense[deleted] = 0.0
-    return [("vectors", dense), ("norms", vector_norms(dense))]
+    return dense
 
 
 def _metadata_sections(

@@ -6,12 +6,17 @@ arrays are views into the object's bytes, and ids, metadata columns, the metadat
 index and the sparse structures are decoded the first time they are used.  A reader
 is immutable and may be shared by threads.
 
-Search is exact.  The candidate rows are the live (not deleted) rows, intersected
-with ``allow`` and minus ``exclude_rows``.  When candidates are fewer than
-:data:`PREFILTER_FRACTION` of the rows, only they are gathered and scored
-(pre-filter); otherwise every row is scored and the candidates are picked out.
-Either way the result is the top-k among the candidates, so a filter that admits k
-rows returns k rows.  Scores follow :mod:`slabdb.query.scoring`; for hybrid
+The candidate rows are the live (not deleted) rows, intersected with ``allow`` and
+minus ``exclude_rows``.  A slab with an ANN index (:mod:`slabdb.slab.ann`, loaded on
+the first query that uses it) answers a dense query from the graph when the
+candidates are at least the index's ``exact_filter_fraction`` of its rows: the
+candidates become the graph's ID selector (never a post-filter), and the rows it
+proposes are re-scored exactly from the float32 vectors.  If the graph finds fewer
+than ``min(k, candidates)`` rows, or the query is sparse/hybrid, the search is exact.
+Exact search: when candidates are fewer than :data:`PREFILTER_FRACTION` of the
+rows, only they are gathered and scored (pre-filter); otherwise every row is scored
+and the candidates are picked out.  Either way a filter that admits k rows returns
+k rows.  Scores follow :mod:`slabdb.query.scoring`; for hybrid
 (dense + sparse, dotproduct) the float32 dense score and the float64 sparse dot
 product are added in float64 and rounded to float32.
 """
@@ -19,6 +24,7 @@ product are added in float64 and rounded to float32.
 from __future__ import annotations
 
 import json
+import threading
 from functools import cached_property
 from typing import Any
 
@@ -32,6 +38,7 @@ from slabdb.filters.ast import Expr
 from slabdb.filters.evaluate import to_bitmap
 from slabdb.filters.metadata_index import FieldStats, MetadataIndex, bitmap_from_rows
 from slabdb.query.scoring import dense_scores, top_k_rows
+from slabdb.slab.ann import ANN_INDEX_SECTION, ANN_PARAMS_SECTION, AnnIndex
 from slabdb.slab.format import (
     BYTES_DTYPE,
     Footer,
@@ -59,13 +66,25 @@ class SlabReader:
         self._footer = footer
         self._view = view
         self._stats = footer.stats
+        self._ann: AnnIndex | None = None
+        self._ann_lock = threading.Lock()
 
     @classmethod
-    def from_bytes(cls, data: bytes | memoryview, *, verify: bool = True) -> SlabReader:
-        """Open a slab; ``verify=False`` skips the per-section CRC pass (trusted caches)."""
-        footer, view = decode_slab(data, verify=verify)
-        reader = cls(footer, view)
-        reader._check_shapes()
+    def from_bytes(
+        cls, data: bytes | memoryview, *, verify: bool = True, where: str | None = None
+    ) -> SlabReader:
+        """Open a slab; ``verify=False`` skips the per-section CRC pass (trusted caches).
+
+        ``where`` (the object's key) prefixes the message of a CorruptionError.
+        """
+        try:
+            footer, view = decode_slab(data, verify=verify)
+            reader = cls(footer, view)
+            reader._check_shapes()
+        except CorruptionError as exc:
+            if where is None:
+                raise
+            raise CorruptionError(f"{where}: {exc.message}") from exc
         return reader
 
     # --- facts ------------------------------------------------------------------------
@@ -120,6 +139,23 @@ class SlabReader:
     def section_array(self, name: str) -> npt.NDArray[Any] | None:
         """A numpy view of an array section (None if absent)."""
         return self._array(name)
+
+    @property
+    def has_ann(self) -> bool:
+        """True if the slab carries an ANN index (:mod:`slabdb.slab.ann`)."""
+        return ANN_INDEX_SECTION in self._footer.sections
+
+    def ann_index(self) -> AnnIndex | None:
+        """The slab's ANN index, deserialized on first use (None if it has none)."""
+        if self._ann is None and self.has_ann:
+            with self._ann_lock:
+                if self._ann is None:
+                    self._ann = AnnIndex.load(
+                        self.section_bytes(ANN_PARAMS_SECTION),
+                        self._array(ANN_INDEX_SECTION),
+                        self.dim or 0,
+                    )
+        return self._ann
 
     # --- columns ----------------------------------------------------------------------
     @cached_property
@@ -225,7 +261,8 @@ class SlabReader:
 
         ``exclude_rows`` (row numbers, as an array or a bitmap) typically holds rows
         whose ids have newer versions elsewhere.  Returns (rows int64, scores float32);
-        ties go to the lower row.
+        ties go to the lower row.  On a slab with an ANN index a dense query may be
+        answered from the graph (scores are still exact; the set is approximate).
         """
         query = self._query_vector(vector, sparse, metric)
         if k <= 0 or self.n == 0:
@@ -234,6 +271,10 @@ class SlabReader:
         m = len(candidates)
         if m == 0:
             return _NO_RESULTS_ROWS, _NO_RESULTS_SCORES
+        if query is not None and sparse is None and metric == self.metric and self.has_ann:
+            found = self._ann_search(query, metric, k, candidates)
+            if found is not None:
+                return found
         if m == self.n:
             rows = np.arange(self.n, dtype=np.int64)
             scores = self._scores(query, sparse, metric, None)
@@ -243,6 +284,19 @@ class SlabReader:
                 scores = self._scores(query, sparse, metric, rows)
             else:
                 scores = self._scores(query, sparse, metric, None)[rows]
+        top = top_k_rows(scores, k, metric)
+        return rows[top], scores[top]
+
+    def _ann_search(
+        self, query: F32, metric: str, k: int, candidates: AbstractBitMap
+    ) -> tuple[I64, F32] | None:
+        """Top-``k`` from the graph, re-ranked exactly; None when exact search should answer."""
+        ann = self.ann_index()
+        assert ann is not None
+        rows = ann.propose(query, k, candidates, self.n, self.live_count)
+        if rows is None:
+            return None
+        scores = self._scores(query, None, metric, rows)
         top = top_k_rows(scores, k, metric)
         return rows[top], scores[top]
 

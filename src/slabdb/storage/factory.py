@@ -1,7 +1,8 @@
 """Open an :class:`ObjectStore` from a URL.
 
 * ``memory://`` - a fresh, empty in-memory store (every call makes a new one);
-* ``/some/dir``, ``./dir`` or ``file:///abs/dir`` - a local directory, created if missing;
+* ``/some/dir``, ``./dir`` or ``file:///abs/dir`` - a local directory, created (mode 0700)
+  if missing; everything SlabDB writes in it is 0600 (directories 0700);
 * ``s3://bucket`` or ``s3://bucket/some/prefix`` - S3 or an S3-compatible server.
 
 For S3 the endpoint, credentials and region come from keyword arguments, else the
@@ -25,6 +26,7 @@ from obstore.store import LocalStore, MemoryStore, S3Store
 
 from slabdb.core.errors import InvalidArgumentError, StorageError
 from slabdb.storage.base import ObjectStore
+from slabdb.storage.local_writer import make_private_dir
 from slabdb.storage.obstore_store import ObstoreObjectStore
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -81,7 +83,7 @@ def _file_url_path(url: str) -> Path:
 def _open_local(path: Path) -> ObjectStore:
     root = path.expanduser().resolve()
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(root, parents=True)  # a new store is its owner's alone (0700)
     except OSError as exc:
         raise StorageError(f"cannot create store directory {root}: {exc}") from exc
     if not root.is_dir():

@@ -22,6 +22,10 @@ from pathlib import Path
 
 from slabdb.core.errors import ObjectExistsError
 
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+"""Modes of everything SlabDB creates in a local store, whatever the umask: the data is
+the owner's alone (set with chmod after creation, as mkdir/open modes are umask-masked)."""
 SYS_DIR = ".slabdb-sys"
 """Local housekeeping (locks, temp files); reserved as a key's first segment everywhere."""
 _LOCK_STRIPES = 256
@@ -52,6 +56,33 @@ def _next_mtime_ns(prev_mtime_ns: int | None) -> int:
     return us * 1000
 
 
+def make_private_dir(path: Path, *, parents: bool = False) -> bool:
+    """Create directory ``path`` with mode 0700 (missing parents get the default mode);
+    True if it was created, False if it existed."""
+    if parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=PRIVATE_DIR_MODE)
+    except FileExistsError:
+        if not path.is_dir():
+            raise
+        return False
+    os.chmod(path, PRIVATE_DIR_MODE)
+    return True
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty file at ``path`` with mode 0600 unless it exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)
+    finally:
+        os.close(fd)
+
+
 class LocalWriter:
     """Locked, fsynced writes and deletes under a local root directory."""
 
@@ -59,14 +90,15 @@ class LocalWriter:
         self.root = root
         self._tmp = root / SYS_DIR / "tmp"
         self._locks = root / SYS_DIR / "locks"
-        self._tmp.mkdir(parents=True, exist_ok=True)
-        self._locks.mkdir(parents=True, exist_ok=True)
+        make_private_dir(root / SYS_DIR)
+        make_private_dir(self._tmp)
+        make_private_dir(self._locks)
 
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[None]:
         stripe = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
         path = self._locks / f"{stripe % _LOCK_STRIPES:03d}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # released by close, also if the process dies
             yield
@@ -87,9 +119,10 @@ class LocalWriter:
         path = self.root / key
         self._makedirs(path.parent)
         tmp = self._tmp / uuid.uuid4().hex
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE_MODE)
         try:
             try:
+                os.fchmod(fd, PRIVATE_FILE_MODE)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
@@ -135,10 +168,9 @@ class LocalWriter:
             d = d.parent
         for d in reversed(missing):
             try:
-                d.mkdir()
+                make_private_dir(d)
             except FileExistsError:
-                if not d.is_dir():
-                    raise NotADirectoryError(
-                        errno.ENOTDIR, "a key is in the way of this directory", str(d)
-                    ) from None
+                raise NotADirectoryError(
+                    errno.ENOTDIR, "a key is in the way of this directory", str(d)
+                ) from None
             _fsync_dir(d.parent)

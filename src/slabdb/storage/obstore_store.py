@@ -26,6 +26,7 @@ them.  A local directory cannot hold both ``a`` and ``a/b`` (file vs. directory)
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,11 +42,18 @@ from slabdb.core.errors import (
     PreconditionFailedError,
     SlabDBError,
     StorageError,
+    WriteOutcomeUnknownError,
 )
 from slabdb.storage.base import GetResult, ObjectMeta, ObjectStore
 from slabdb.storage.local_writer import SYS_DIR, LocalWriter
 
+log = logging.getLogger("slabdb.storage")
 _LIST_CHUNK = 1000
+_URL = re.compile(r"\(?\b[a-z][a-z0-9+.-]*://[^\s)]*\)?", re.I)
+_WRITES = ("put", "put_if_absent", "put_if_match")
+_UNCONFIRMED = ("timed out", "timeout", "error sending request", "connection reset",
+                "connection closed", "broken pipe", "incomplete message")  # fmt: skip
+"""Failures after which a write may have landed: the request went out, no answer came."""
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _HIDDEN_SUFFIX = re.compile(r"#\d+$")  # obstore's LocalStore rejects such file names
 _OBS_NOT_FOUND: tuple[type[BaseException], ...] = (
@@ -89,6 +97,19 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _unconfirmed(exc: BaseException) -> bool:
+    """True when a write failed in a way that does not tell whether it landed (not a
+    refused connection: then the request never went out)."""
+    if isinstance(exc, ConnectionRefusedError):
+        return False
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    text = str(exc).lower()
+    if not isinstance(exc, obs_exc.GenericError) or "connection refused" in text:
+        return False
+    return any(s in text for s in _UNCONFIRMED)
+
+
 class ObstoreObjectStore(ObjectStore):
     """SlabDB's :class:`ObjectStore` over an obstore ``LocalStore``, ``MemoryStore`` or
     ``S3Store`` (other obstore stores work if they support conditional puts)."""
@@ -96,6 +117,8 @@ class ObstoreObjectStore(ObjectStore):
     def __init__(self, store: Any, *, url: str | None = None) -> None:
         self._store = store
         self._local: LocalWriter | None = None
+        self._root_text: str | None = None
+        """The local root directory, scrubbed from error messages."""
         if isinstance(store, LocalStore):
             if store.prefix is None:
                 raise InvalidArgumentError("a LocalStore needs a root directory (prefix)")
@@ -105,6 +128,7 @@ class ObstoreObjectStore(ObjectStore):
             except OSError as exc:
                 raise StorageError(f"cannot use {root} as a store: {exc}") from exc
             default_url = root.as_uri()
+            self._root_text = str(root)
         elif isinstance(store, MemoryStore):
             default_url = "memory://"
         elif isinstance(store, S3Store):
@@ -139,8 +163,14 @@ class ObstoreObjectStore(ObjectStore):
         missing: type[SlabDBError] = ObjectNotFoundError,
         conflict: type[SlabDBError] = PreconditionFailedError,
     ) -> Iterator[None]:
-        """Translate obstore / OS failures of ``op`` on ``key`` into SlabDB errors."""
-        where = f"{self._url.rstrip('/')}/{key}"
+        """Translate obstore / OS failures of ``op`` on ``key`` into SlabDB errors.
+
+        Messages never hold a server path: a local store's objects are named by key
+        (relative to the store), and paths and URLs inside driver errors are scrubbed
+        (the full error is logged). Remote stores are named by their URL. A write that
+        failed without an answer (timeout, lost connection) may have landed:
+        :class:`WriteOutcomeUnknownError` says so."""
+        where = repr(key) if self._root_text else f"{self._url.rstrip('/')}/{key}"
         try:
             yield
         except SlabDBError:
@@ -153,16 +183,30 @@ class ObstoreObjectStore(ObjectStore):
             raise conflict(f"{op}: precondition failed at {where}") from exc
         except (NotImplementedError, obs_exc.NotSupportedError) as exc:
             raise StorageError(
-                f"{op} is not supported by the object store at {self._url}: {_first_line(exc)}"
+                f"{op} is not supported by this object store: {self._reason(exc)}"
             ) from exc
         except Exception as exc:
             local = self._local if op != "list" else None
             if isinstance(exc, obs_exc.GenericError) and local and not local.is_file(key):
                 # e.g. "a/b" where "a" is a file: ENOTDIR, which obstore does not call NotFound
                 raise missing(f"{op}: no object at {where}") from exc
-            raise StorageError(
-                f"object store {op} failed at {where}: {type(exc).__name__}: {_first_line(exc)}"
-            ) from exc
+            log.warning("object store %s of %s/%s failed: %r", op, self._url, key, exc)
+            if op in _WRITES and _unconfirmed(exc):
+                raise WriteOutcomeUnknownError(
+                    f"the object store did not confirm the write at {where} "
+                    f"({self._reason(exc)}): outcome unknown, safe to retry"
+                ) from exc
+            raise StorageError(f"object store {op} failed at {where}: {self._reason(exc)}") from exc
+
+    def _reason(self, exc: BaseException) -> str:
+        """Why ``exc`` happened, without server paths or URLs."""
+        if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, TimeoutError):
+            return exc.strerror  # the errno text; the filename is left out
+        text = _first_line(exc)
+        if self._root_text:
+            text = text.replace(self._root_text, "<store>")
+        text = _URL.sub("<url>", text)
+        return f"{type(exc).__name__}: {text[:300]}"
 
     # -- writes -------------------------------------------------------------------
 
@@ -298,7 +342,7 @@ class ObstoreObjectStore(ObjectStore):
                         found.append(meta)
                         continue
                     if last is not None and key <= last:
-                        raise StorageError(f"list of {self._url} returned keys out of order")
+                        raise StorageError("the object store listed keys out of order")
                     last = key
                     yield meta
         yield from sorted(found, key=lambda m: m.key)

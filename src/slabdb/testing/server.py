@@ -12,6 +12,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -51,10 +52,20 @@ class ServerProcess:
     proc: subprocess.Popen[str] | None = None
     api_key: str = ""
     output: str = ""
+    ca_cert: str = ""
+    """With TLS: the CA file clients must trust (``--tls-self-signed`` prints it)."""
+
+    @property
+    def tls(self) -> bool:
+        return any(arg.startswith("--tls-") for arg in self.extra_args)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def verify(self) -> ssl.SSLContext | bool:
+        """httpx's ``verify=`` for this server."""
+        return ssl.create_default_context(cafile=self.ca_cert) if self.ca_cert else True
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         cmd = [
@@ -74,6 +85,8 @@ class ServerProcess:
             self.output += line
             if m := _KEY.match(line):
                 self.api_key = m.group(1)
+            if line.startswith("TLS CA certificate") and not self.ca_cert:
+                self.ca_cert = line.split(": ", 1)[1].strip()
             if line.startswith("SlabDB serving on"):
                 break
         else:
@@ -82,7 +95,7 @@ class ServerProcess:
             key_file = self.data / "_control" / "default-api-key"
             self.api_key = key_file.read_text().strip()
         threading.Thread(target=self._drain, daemon=True).start()
-        httpx.get(self.url + "/health", timeout=5).raise_for_status()
+        httpx.get(self.url + "/health", timeout=5, verify=self.verify()).raise_for_status()
         return self
 
     def _drain(self) -> None:

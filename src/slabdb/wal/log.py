@@ -4,6 +4,12 @@
 both own one: the loser reads the entries it lost to (they must be applied before
 its own), and tries the next LSN.  :func:`read_wal` replays entries after a
 checkpoint in LSN order.
+
+A writer claims LSN n + 1 only after LSN n exists (it wrote n itself, or its create of an
+earlier LSN failed and it read the entries up to the first missing one, which it then
+claims), and garbage collection removes only entries at or below a checkpoint.  So a
+missing LSN above the checkpoint with a higher one present is damage, not the end of the
+log: :func:`first_lsn_after` (one LIST, done only after a GET missed) lets the reader tell.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from collections.abc import Callable, Iterator
 from slabdb.core.errors import ObjectExistsError, ObjectNotFoundError
 from slabdb.core.ops import WalEntry
 from slabdb.storage.base import ObjectStore
-from slabdb.storage.keys import wal_key
+from slabdb.storage.keys import lsn_of_key, wal_key, wal_prefix
 from slabdb.wal.codec import decode_ops
 
 
@@ -35,6 +41,48 @@ def read_wal(store: ObjectStore, prefix: str, after_lsn: int = 0) -> Iterator[Wa
             return
         yield WalEntry(lsn=lsn, ops=decode_ops(data, where=key))
         lsn += 1
+
+
+def first_lsn_after(store: ObjectStore, prefix: str, lsn: int) -> int | None:
+    """The lowest LSN above ``lsn`` present in the log (one LIST), or None."""
+    for meta in store.list(wal_prefix(prefix), start_after=wal_key(prefix, lsn)):
+        return lsn_of_key(meta.key)
+    return None
+
+
+def find_gap(
+    store: ObjectStore,
+    prefix: str,
+    applied: Callable[[], int],
+    catch_up: Callable[[], None],
+    rounds: int = 3,
+) -> tuple[int, int] | None:
+    """(missing LSN, a higher LSN present) if the log has a hole right after ``applied()``.
+
+    Call it after a catch-up's GET of ``applied() + 1`` missed.  One LIST per round: a
+    higher LSN present is a hole unless the missing entry arrived since the GET (another
+    writer appended it, and more), or a checkpoint now covers it (GC removed it), so
+    ``catch_up()`` runs and the check repeats; after ``rounds`` of progress under busy
+    writers it gives up (None), leaving the next check to find what this one could not.
+    """
+    for _ in range(rounds):
+        hole = applied() + 1
+        present = first_lsn_after(store, prefix, hole)
+        if present is None:
+            return None
+        catch_up()
+        if applied() < hole:
+            return hole, present
+    return None
+
+
+def wal_gap_message(prefix: str, missing: int, present: int, checkpoint: int) -> str:
+    """What a :class:`~slabdb.core.errors.CorruptionError` for a hole in the log says."""
+    return (
+        f"{wal_key(prefix, missing)} is missing but {wal_key(prefix, present)} exists: "
+        f"the write-ahead log has a gap above checkpoint {checkpoint} "
+        "(acknowledged writes would be lost; run `slabdb check`)"
+    )
 
 
 class WalWriter:

@@ -23,6 +23,7 @@ from slabdb.api.auth import Authenticator
 from slabdb.api.context import ServerContext
 from slabdb.api.grpc.gen import db_data_pb2 as pb
 from slabdb.api.grpc.gen import db_data_pb2_grpc as pb_grpc
+from slabdb.api.grpc.handlers import MAX_RECEIVE_BYTES, add_servicer
 from slabdb.api.grpc.service import VectorServicer
 from slabdb.api.metrics import ApiMetrics
 from slabdb.api.rest.app import create_app
@@ -76,16 +77,24 @@ def _ns(namespace: str | None) -> dict[str, str]:
 class RestWire:
     name = "rest"
 
-    def __init__(self, client: TestClient) -> None:
-        self._client = client
+    def __init__(self, client: TestClient, api_key: str = API_KEY) -> None:
+        self.client = client
+        self.api_key = api_key
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> Answer:
-        res = self._client.request(method, path, headers={"Api-Key": API_KEY}, **kwargs)
+    def send(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> Answer:
+        """Any request; ``headers`` add to (or replace) the API key header."""
+        res = self.client.request(
+            method, path, headers={"Api-Key": self.api_key, **(headers or {})}, **kwargs
+        )
         headers = {k.lower(): v for k, v in res.headers.items()}
         body = res.json() if res.content else {}
         if res.status_code >= 400:
             return Answer(body, headers, str(res.status_code), body.get("message", ""))
         return Answer(body, headers)
+
+    _send = send
 
     def upsert(self, vectors: list[dict[str, Any]], namespace: str | None = None) -> Answer:
         rest = [
@@ -129,13 +138,16 @@ class RestWire:
 class GrpcWire:
     name = "grpc"
 
-    def __init__(self, stub: pb_grpc.VectorServiceStub) -> None:
-        self._stub = stub
+    def __init__(self, stub: pb_grpc.VectorServiceStub, api_key: str = API_KEY) -> None:
+        self.stub = stub
+        self.api_key = api_key
 
-    def _send(self, method: str, request: Any) -> Answer:
+    def send(self, method: str, request: Any, metadata: dict[str, str] | None = None) -> Answer:
+        """Any method; ``metadata`` adds to (or replaces) the API key."""
+        md = {"api-key": self.api_key, **(metadata or {})}
         try:
-            response, call = getattr(self._stub, method).with_call(
-                request, metadata=(("api-key", API_KEY),)
+            response, call = getattr(self.stub, method).with_call(
+                request, metadata=tuple(md.items())
             )
         except grpc.RpcError as err:
             headers = {k: str(v) for k, v in err.initial_metadata() or ()}
@@ -144,6 +156,8 @@ class GrpcWire:
             response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
         return Answer(body, {k: str(v) for k, v in call.initial_metadata()})
+
+    _send = send
 
     def upsert(self, vectors: list[dict[str, Any]], namespace: str | None = None) -> Answer:
         request = json_format.ParseDict({"vectors": vectors, **_ns(namespace)}, pb.UpsertRequest())
@@ -184,22 +198,26 @@ class GrpcWire:
 
 
 @contextmanager
-def served_index(data: Path, dimension: int = 2) -> Iterator[dict[str, Wire]]:
-    """A fresh index "t" (cosine) served over REST and gRPC: ``{"rest": ..., "grpc": ...}``."""
+def served_index(
+    data: Path, dimension: int = 2, metric: str = "cosine", insecure_dev: bool = True
+) -> Iterator[dict[str, Wire]]:
+    """A fresh index "t" served over REST and gRPC: ``{"rest": ..., "grpc": ...}``.
+    Without ``insecure_dev`` the wires send the default project's real key."""
     store = open_store(str(data / "store"))
     catalog = ControlCatalog(str(data / "catalog.sqlite3"))
     projects = Projects(store, catalog, EngineConfig())
-    projects.ensure_default()
-    auth = Authenticator(catalog, insecure_dev=True)
+    new_key = projects.ensure_default()
+    key = new_key.plaintext if new_key is not None and not insecure_dev else API_KEY
+    auth = Authenticator(catalog, insecure_dev=insecure_dev)
     metrics = ApiMetrics(projects.open_clients)
     slot = projects.create_index(
-        DEFAULT_PROJECT, {}, name="t", dimension=dimension, metric="cosine"
+        DEFAULT_PROJECT, {}, name="t", dimension=dimension, metric=metric
     ).slot
     ctx = ServerContext(projects=projects, auth=auth, metrics=metrics, base_port=BASE_PORT)
-    server = grpc.server(ThreadPoolExecutor(2))
-    pb_grpc.add_VectorServiceServicer_to_server(
-        VectorServicer(projects, auth, metrics, slot), server
+    server = grpc.server(
+        ThreadPoolExecutor(2), options=[("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)]
     )
+    add_servicer(VectorServicer(projects, auth, metrics, slot), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
@@ -207,7 +225,10 @@ def served_index(data: Path, dimension: int = 2) -> Iterator[dict[str, Wire]]:
             TestClient(create_app(ctx), base_url=f"http://127.0.0.1:{BASE_PORT + slot}") as rest,
             grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
         ):
-            yield {"rest": RestWire(rest), "grpc": GrpcWire(pb_grpc.VectorServiceStub(channel))}
+            yield {
+                "rest": RestWire(rest, key),
+                "grpc": GrpcWire(pb_grpc.VectorServiceStub(channel), key),
+            }
     finally:
         server.stop(grace=None)
         projects.close()

@@ -224,6 +224,7 @@ RETRYABLE_ERRORS: dict[type[errors.SlabDBError], bool] = {
     errors.StaleNamespaceError: True,
     errors.CorruptionError: False,
     errors.StorageError: True,
+    errors.WriteOutcomeUnknownError: True,  # same ids, same values: a retry is safe
     errors.ClosedError: False,
     embed_errors.EmbeddingError: False,
     embed_errors.EmbeddingUnavailableError: True,

@@ -16,16 +16,13 @@ from pathlib import Path
 import grpc
 
 from slabdb.api.auth import Authenticator
-from slabdb.api.grpc.gen import db_data_pb2_grpc as pb_grpc
+from slabdb.api.grpc.handlers import MAX_RECEIVE_BYTES, add_servicer
 from slabdb.api.grpc.service import VectorServicer
 from slabdb.api.metrics import ApiMetrics
 from slabdb.control.projects import Projects
-from slabdb.core import limits
 
 log = logging.getLogger("slabdb.grpc")
 GRPC_THREADS = 16
-MAX_MESSAGE_BYTES = limits.MAX_REQUEST_BYTES + 64 * 1024
-"""Slightly over 2 MB so the engine, not the transport, reports oversized upserts."""
 RESPONSE_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
@@ -54,13 +51,11 @@ class GrpcBackends:
             server = grpc.server(
                 self._executor,
                 options=[
-                    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                    ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
                     ("grpc.max_send_message_length", RESPONSE_MESSAGE_BYTES),
                 ],
             )
-            pb_grpc.add_VectorServiceServicer_to_server(
-                VectorServicer(self._projects, self._auth, self._metrics, slot), server
-            )
+            add_servicer(VectorServicer(self._projects, self._auth, self._metrics, slot), server)
             server.add_insecure_port(f"unix:{path}")
             server.start()
             self._servers[slot] = (server, path)

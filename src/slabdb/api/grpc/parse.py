@@ -2,16 +2,19 @@
 
 proto3 has no ``null``: an unset string is ``""``, an unset list is empty, and only
 ``optional`` fields and messages can tell "absent" (``HasField``). Each is turned into
-the ``None`` the service expects for an absent field.
+the ``None`` the service expects for an absent field. Requests arrive as
+:class:`~.handlers.Parsed` (the message, and its ``filter`` already decoded by
+:mod:`.wire`); Struct metadata is converted here, keeping NaN and infinities as floats
+so that validation refuses them as it does on REST.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf.struct_pb2 import ListValue, Struct, Value
 
-from slabdb.api.grpc.gen import db_data_pb2 as pb
+from slabdb.api.grpc.handlers import Parsed
 from slabdb.api.service.inputs import (
     CreateNamespaceInput,
     DeleteInput,
@@ -35,8 +38,25 @@ def _struct(msg: Any, field: str) -> dict[str, Any] | None:
     """A Struct field as a dict, or None when the request did not set it."""
     if not msg.HasField(field):
         return None
-    out: dict[str, Any] = json_format.MessageToDict(getattr(msg, field))
-    return out
+    return struct_to_dict(getattr(msg, field))
+
+
+def struct_to_dict(struct: Struct) -> dict[str, Any]:
+    """A Struct as JSON values (``json_format`` refuses NaN, answering INTERNAL)."""
+    return {key: _value(value) for key, value in struct.fields.items()}
+
+
+def _value(value: Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return struct_to_dict(value.struct_value)
+    if kind == "list_value":
+        return _list(value.list_value)
+    return None if kind in (None, "null_value") else getattr(value, kind)
+
+
+def _list(values: ListValue) -> list[Any]:
+    return [_value(v) for v in values.values]
 
 
 def _metadata(msg: Any, field: str) -> dict[str, Any] | None:
@@ -58,7 +78,8 @@ def _sparse(msg: Any, field: str) -> dict[str, Any] | None:
     return {"indices": list(sv.indices), "values": list(sv.values)}
 
 
-def upsert(req: pb.UpsertRequest) -> UpsertInput:
+def upsert(parsed: Parsed) -> UpsertInput:
+    req = parsed.message
     vectors = [
         {
             "id": v.id,
@@ -71,11 +92,12 @@ def upsert(req: pb.UpsertRequest) -> UpsertInput:
     return UpsertInput(vectors=vectors, namespace=req.namespace)
 
 
-def query(req: pb.QueryRequest) -> QueryInput:
+def query(parsed: Parsed) -> QueryInput:
+    req = parsed.message
     return QueryInput(
         top_k=req.top_k,
         namespace=req.namespace,
-        filter=_struct(req, "filter"),
+        filter=parsed.filter,
         include_values=req.include_values,
         include_metadata=req.include_metadata,
         vector=list(req.vector) or None,
@@ -87,41 +109,46 @@ def query(req: pb.QueryRequest) -> QueryInput:
     )
 
 
-def fetch(req: pb.FetchRequest) -> FetchInput:
+def fetch(parsed: Parsed) -> FetchInput:
+    req = parsed.message
     return FetchInput(ids=list(req.ids), namespace=req.namespace)
 
 
-def fetch_by_metadata(req: pb.FetchByMetadataRequest) -> FetchByMetadataInput:
+def fetch_by_metadata(parsed: Parsed) -> FetchByMetadataInput:
+    req = parsed.message
     return FetchByMetadataInput(
-        filter=_struct(req, "filter"),
+        filter=parsed.filter,
         namespace=req.namespace,
         limit=_optional(req, "limit"),
         pagination_token=_optional(req, "pagination_token"),
     )
 
 
-def update(req: pb.UpdateRequest) -> UpdateInput:
+def update(parsed: Parsed) -> UpdateInput:
+    req = parsed.message
     return UpdateInput(
         id=req.id or None,
         values=list(req.values) or None,
         sparse_values=_sparse(req, "sparse_values"),
         set_metadata=_metadata(req, "set_metadata"),
         namespace=req.namespace,
-        filter=_struct(req, "filter"),
+        filter=parsed.filter,
         dry_run=req.dry_run,
     )
 
 
-def delete(req: pb.DeleteRequest) -> DeleteInput:
+def delete(parsed: Parsed) -> DeleteInput:
+    req = parsed.message
     return DeleteInput(
         ids=list(req.ids) or None,
         delete_all=req.delete_all,
         namespace=req.namespace,
-        filter=_struct(req, "filter"),
+        filter=parsed.filter,
     )
 
 
-def list_vectors(req: pb.ListRequest) -> ListInput:
+def list_vectors(parsed: Parsed) -> ListInput:
+    req = parsed.message
     return ListInput(
         prefix=_optional(req, "prefix"),
         limit=_optional(req, "limit"),
@@ -130,11 +157,12 @@ def list_vectors(req: pb.ListRequest) -> ListInput:
     )
 
 
-def describe_index_stats(req: pb.DescribeIndexStatsRequest) -> StatsInput:
-    return StatsInput(filter=_struct(req, "filter"))
+def describe_index_stats(parsed: Parsed) -> StatsInput:
+    return StatsInput(filter=parsed.filter)
 
 
-def list_namespaces(req: pb.ListNamespacesRequest) -> ListNamespacesInput:
+def list_namespaces(parsed: Parsed) -> ListNamespacesInput:
+    req = parsed.message
     return ListNamespacesInput(
         limit=_optional(req, "limit"),
         pagination_token=_optional(req, "pagination_token"),
@@ -142,6 +170,7 @@ def list_namespaces(req: pb.ListNamespacesRequest) -> ListNamespacesInput:
     )
 
 
-def create_namespace(req: pb.CreateNamespaceRequest) -> CreateNamespaceInput:
-    schema = json_format.MessageToDict(req.schema) if req.HasField("schema") else None
+def create_namespace(parsed: Parsed) -> CreateNamespaceInput:
+    req = parsed.message
+    schema = _struct(req, "schema")
     return CreateNamespaceInput(name=req.name, schema=schema)

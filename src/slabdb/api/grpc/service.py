@@ -1,6 +1,7 @@
 """``VectorService`` over :mod:`slabdb.api.service`: one servicer per index slot.
 
-Each method parses its protobuf request (:mod:`.parse`), calls the transport-neutral
+Each method gets its request decoded by :mod:`.handlers` (register the servicer with
+:func:`~.handlers.add_servicer`), parses it (:mod:`.parse`), calls the transport-neutral
 service and renders the result (:mod:`.render`). Authentication reads the ``api-key``
 metadata; the initial metadata carries ``x-pinecone-request-id`` and the reply's LSN
 keys; errors become the gRPC status that :mod:`slabdb.core.errors` names, with the same
@@ -18,14 +19,17 @@ from typing import Any, TypeAlias, TypeVar
 
 import grpc
 
+from slabdb.api import versions
 from slabdb.api.auth import Authenticator
 from slabdb.api.errors import as_slabdb_error
 from slabdb.api.grpc import parse, render
 from slabdb.api.grpc.gen import db_data_pb2 as pb
 from slabdb.api.grpc.gen import db_data_pb2_grpc as pb_grpc
+from slabdb.api.grpc.handlers import Parsed
 from slabdb.api.metrics import ApiMetrics
 from slabdb.api.service import IndexService, Reply
 from slabdb.control.projects import Projects
+from slabdb.core.errors import UnauthenticatedError
 
 Context: TypeAlias = grpc.ServicerContext
 
@@ -44,10 +48,17 @@ class VectorServicer(pb_grpc.VectorServiceServicer):
         self._metrics = metrics
         self._slot = slot
 
+    def _project(self, api_key: str | None, version: str) -> str:
+        try:
+            return self._auth.project_for(api_key)
+        except UnauthenticatedError as err:
+            raise versions.data_plane_key_error(version, err, bool(api_key)) from None
+
     def _call(
         self,
         method: str,
         context: Context,
+        request: Parsed,
         op: Callable[[IndexService], Reply[R]],
         render_result: Callable[[R], M],
     ) -> M:
@@ -57,8 +68,12 @@ class VectorServicer(pb_grpc.VectorServiceServicer):
         status = "OK"
         project = None
         try:
-            project = self._auth.project_for(_str(md.get("api-key")))
-            reply = op(IndexService(self._projects.index_for_slot(self._slot, project)))
+            version = versions.api_version(_str(md.get("x-pinecone-api-version")))
+            project = self._project(_str(md.get("api-key")), version)
+            if request.error is not None:
+                raise request.error
+            index = self._projects.index_for_slot(self._slot, project)
+            reply = op(IndexService(index, version))
             out = render_result(reply.result)
             context.send_initial_metadata(
                 (("x-pinecone-request-id", request_id), *reply.lsn_headers.items())
@@ -95,91 +110,96 @@ class VectorServicer(pb_grpc.VectorServiceServicer):
             )
 
     # --- writes ---------------------------------------------------------------------------
-    def Upsert(self, request: pb.UpsertRequest, context: Context) -> pb.UpsertResponse:
+    # Each method gets a :class:`Parsed` (see :mod:`.handlers`), not the bare message.
+    def Upsert(self, request: Parsed, context: Context) -> pb.UpsertResponse:
         return self._call(
-            "Upsert", context, lambda s: s.upsert(parse.upsert(request)), render.upsert
+            "Upsert", context, request, lambda s: s.upsert(parse.upsert(request)), render.upsert
         )
 
-    def Update(self, request: pb.UpdateRequest, context: Context) -> pb.UpdateResponse:
+    def Update(self, request: Parsed, context: Context) -> pb.UpdateResponse:
         return self._call(
-            "Update", context, lambda s: s.update(parse.update(request)), render.update
+            "Update", context, request, lambda s: s.update(parse.update(request)), render.update
         )
 
-    def Delete(self, request: pb.DeleteRequest, context: Context) -> pb.DeleteResponse:
+    def Delete(self, request: Parsed, context: Context) -> pb.DeleteResponse:
         return self._call(
-            "Delete", context, lambda s: s.delete(parse.delete(request)), render.delete
+            "Delete", context, request, lambda s: s.delete(parse.delete(request)), render.delete
         )
 
     # --- reads ----------------------------------------------------------------------------
-    def Query(self, request: pb.QueryRequest, context: Context) -> pb.QueryResponse:
-        return self._call("Query", context, lambda s: s.query(parse.query(request)), render.query)
+    def Query(self, request: Parsed, context: Context) -> pb.QueryResponse:
+        return self._call(
+            "Query", context, request, lambda s: s.query(parse.query(request)), render.query
+        )
 
-    def Fetch(self, request: pb.FetchRequest, context: Context) -> pb.FetchResponse:
-        return self._call("Fetch", context, lambda s: s.fetch(parse.fetch(request)), render.fetch)
+    def Fetch(self, request: Parsed, context: Context) -> pb.FetchResponse:
+        return self._call(
+            "Fetch", context, request, lambda s: s.fetch(parse.fetch(request)), render.fetch
+        )
 
-    def FetchByMetadata(
-        self, request: pb.FetchByMetadataRequest, context: Context
-    ) -> pb.FetchByMetadataResponse:
+    def FetchByMetadata(self, request: Parsed, context: Context) -> pb.FetchByMetadataResponse:
         return self._call(
             "FetchByMetadata",
             context,
+            request,
             lambda s: s.fetch_by_metadata(parse.fetch_by_metadata(request)),
             render.fetch_by_metadata,
         )
 
-    def List(self, request: pb.ListRequest, context: Context) -> pb.ListResponse:
+    def List(self, request: Parsed, context: Context) -> pb.ListResponse:
         return self._call(
-            "List", context, lambda s: s.list_vectors(parse.list_vectors(request)), render.listing
+            "List",
+            context,
+            request,
+            lambda s: s.list_vectors(parse.list_vectors(request)),
+            render.listing,
         )
 
     def DescribeIndexStats(
-        self, request: pb.DescribeIndexStatsRequest, context: Context
+        self, request: Parsed, context: Context
     ) -> pb.DescribeIndexStatsResponse:
         return self._call(
             "DescribeIndexStats",
             context,
+            request,
             lambda s: s.describe_index_stats(parse.describe_index_stats(request)),
             render.stats,
         )
 
     # --- namespaces -------------------------------------------------------------------------
-    def ListNamespaces(
-        self, request: pb.ListNamespacesRequest, context: Context
-    ) -> pb.ListNamespacesResponse:
+    def ListNamespaces(self, request: Parsed, context: Context) -> pb.ListNamespacesResponse:
         return self._call(
             "ListNamespaces",
             context,
+            request,
             lambda s: s.list_namespaces(parse.list_namespaces(request)),
             render.namespaces,
         )
 
-    def DescribeNamespace(
-        self, request: pb.DescribeNamespaceRequest, context: Context
-    ) -> pb.NamespaceDescription:
+    def DescribeNamespace(self, request: Parsed, context: Context) -> pb.NamespaceDescription:
         return self._call(
             "DescribeNamespace",
             context,
-            lambda s: s.describe_namespace(request.namespace),
+            request,
+            lambda s: s.describe_namespace(request.message.namespace),
             render.namespace,
         )
 
-    def CreateNamespace(
-        self, request: pb.CreateNamespaceRequest, context: Context
-    ) -> pb.NamespaceDescription:
+    def CreateNamespace(self, request: Parsed, context: Context) -> pb.NamespaceDescription:
         return self._call(
             "CreateNamespace",
             context,
+            request,
             lambda s: s.create_namespace(parse.create_namespace(request)),
             render.namespace,
         )
 
-    def DeleteNamespace(
-        self, request: pb.DeleteNamespaceRequest, context: Context
-    ) -> pb.DeleteResponse:
+    def DeleteNamespace(self, request: Parsed, context: Context) -> pb.DeleteResponse:
         return self._call(
             "DeleteNamespace",
             context,
-            lambda s: s.delete_namespace(request.namespace),
+            request,
+            lambda s: s.delete_namespace(request.message.namespace),
             render.delete,
         )
 

@@ -1,4 +1,6 @@
-"""Build the FastAPI app: routes, error shapes, body limit, request context, /metrics."""
+"""Build the FastAPI app: routes, error shapes, body limit, request context, docs (opt-in).
+
+Prometheus metrics are not here: they have a listener of their own (api/metrics.py)."""
 
 from __future__ import annotations
 
@@ -9,32 +11,37 @@ from starlette.responses import Response
 
 import slabdb
 from slabdb.api.context import ServerContext
+from slabdb.api.docs import install_docs
 from slabdb.api.errors import MethodNotAllowedError, error_response, validation_message
+from slabdb.api.key_gate import KeyGateMiddleware
 from slabdb.api.limits import BodyLimitMiddleware, too_large
-from slabdb.api.metrics import CONTENT_TYPE
 from slabdb.api.observability import RequestContextMiddleware
 from slabdb.api.rest import control, data, records
 from slabdb.core.errors import InvalidArgumentError, NotFoundError, SlabDBError
+from slabdb.filters.parse import DEPTH_MESSAGE
 
 
 def _data_plane(request: Request) -> bool:
     return bool(getattr(request.state, "data_plane", False))
 
 
-def create_app(ctx: ServerContext) -> FastAPI:
+def create_app(ctx: ServerContext, *, docs: bool = False) -> FastAPI:
+    """The REST app; ``docs`` adds /docs and /openapi.json (``slabdb serve --docs``)."""
     app = FastAPI(
         title="SlabDB",
         version=slabdb.__version__,
         description="Pinecone-compatible REST API (control plane and data plane).",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.ctx = ctx
     app.include_router(control.router)
     app.include_router(data.router)
     app.include_router(records.router)
 
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)
+    if docs:
+        install_docs(app)
 
     @app.get("/health", tags=["server"])
     def health() -> dict[str, str]:
@@ -53,6 +60,8 @@ def create_app(ctx: ServerContext) -> FastAPI:
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if getattr(request.state, "body_too_large", False):
             err: SlabDBError = too_large(None)
+        elif isinstance(exc.__cause__, RecursionError):  # JSON nested past the parser
+            err = InvalidArgumentError(f"the request body nests too deeply: {DEPTH_MESSAGE}")
         elif exc.status_code == 404:
             err = NotFoundError(f"no route for {request.method} {request.url.path}")
         elif exc.status_code == 405:
@@ -68,5 +77,6 @@ def create_app(ctx: ServerContext) -> FastAPI:
         return error_response(exc, _data_plane(request))
 
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(KeyGateMiddleware, auth=ctx.auth, docs=docs)  # before any body parsing
     app.add_middleware(RequestContextMiddleware, metrics=ctx.metrics, base_port=ctx.base_port)
     return app

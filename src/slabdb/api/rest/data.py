@@ -1,6 +1,7 @@
 """Data-plane routes (served on each index's own port): parse, call the service, render.
 
 Every rule (default namespace, limits, LSN headers) is in :mod:`slabdb.api.service`.
+Namespace names in paths may hold ``/`` (the ``path`` converter), as they may in bodies.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from slabdb.api.rest.models import (
     UpsertRequest,
 )
 from slabdb.api.service.inputs import FetchInput, ListInput, ListNamespacesInput, StatsInput
-from slabdb.core import limits
 
 router = APIRouter(tags=["data plane"])
 
@@ -42,7 +42,7 @@ def query(body: QueryRequest, service: DataService) -> Response:
 @router.get("/vectors/fetch")
 def fetch(
     service: DataService,
-    ids: Annotated[list[str], Query(max_length=limits.MAX_FETCH_IDS * 2)],
+    ids: Annotated[list[str], Query()],
     namespace: str | None = None,
 ) -> Response:
     reply = service.fetch(FetchInput(ids=ids, namespace=namespace))
@@ -112,13 +112,13 @@ def create_namespace(body: CreateNamespaceRequest, service: DataService) -> Resp
     return render.respond(reply, render.namespace(reply.result))
 
 
-@router.get("/namespaces/{namespace}")
+@router.get("/namespaces/{namespace:path}")
 def describe_namespace(namespace: str, service: DataService) -> Response:
     reply = service.describe_namespace(namespace)
     return render.respond(reply, render.namespace(reply.result))
 
 
-@router.delete("/namespaces/{namespace}", status_code=202)
+@router.delete("/namespaces/{namespace:path}", status_code=202)
 def delete_namespace(namespace: str, service: DataService) -> Response:
     reply = service.delete_namespace(namespace)
     return render.respond(reply, {}, status_code=202)

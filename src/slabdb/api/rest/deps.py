@@ -9,10 +9,11 @@ import orjson
 from fastapi import Depends, Request
 from starlette.responses import Response
 
+from slabdb.api import versions
 from slabdb.api.context import ServerContext
 from slabdb.api.service import IndexService
 from slabdb.client.index import Index
-from slabdb.core.errors import NotFoundError
+from slabdb.core.errors import NotFoundError, UnauthenticatedError
 
 
 class JSON(Response):
@@ -46,7 +47,27 @@ class DataPlaneOnlyError(NotFoundError):
     """A data-plane route was called on the control-plane port."""
 
 
-def data_index(request: Request, ctx: Ctx, project_name: ProjectName) -> Index:
+def api_version(request: Request) -> str:
+    """The request's ``X-Pinecone-Api-Version`` (the newest when it sends none)."""
+    return versions.api_version(request.headers.get("x-pinecone-api-version"))
+
+
+ApiVersion = Annotated[str, Depends(api_version)]
+
+
+def data_project(request: Request, ctx: Ctx, version: ApiVersion) -> str:
+    """The caller's project on the data plane, where a wrong key answers as Pinecone's
+    data plane does at the request's API version (403 / 401, see :mod:`..versions`)."""
+    try:
+        return project(request, ctx)
+    except UnauthenticatedError as err:
+        sent = bool(request.headers.get("api-key"))
+        raise versions.data_plane_key_error(version, err, sent) from None
+
+
+def data_index(
+    request: Request, ctx: Ctx, project_name: Annotated[str, Depends(data_project)]
+) -> Index:
     """The index served on the port this request came in on."""
     slot = int(request.state.slot)
     if slot <= 0:
@@ -60,9 +81,9 @@ def data_index(request: Request, ctx: Ctx, project_name: ProjectName) -> Index:
 DataIndex = Annotated[Index, Depends(data_index)]
 
 
-def data_service(index: DataIndex) -> IndexService:
+def data_service(index: DataIndex, version: ApiVersion) -> IndexService:
     """The data-plane operations of the index served on this port."""
-    return IndexService(index)
+    return IndexService(index, version)
 
 
 DataService = Annotated[IndexService, Depends(data_service)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from slabdb.api.service.inputs import (
     CreateNamespaceInput,
@@ -26,9 +26,13 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+Values = list[StrictFloat]
+"""Vector values: JSON numbers only (numeric strings and booleans are refused)."""
+
+
 class SparseValuesIn(_Body):
     indices: list[StrictInt]
-    values: list[float]
+    values: Values
 
 
 def _sparse(sv: SparseValuesIn | None) -> dict[str, Any] | None:
@@ -37,7 +41,7 @@ def _sparse(sv: SparseValuesIn | None) -> dict[str, Any] | None:
 
 class VectorIn(_Body):
     id: StrictStr
-    values: list[float] | None = None
+    values: Values | None = None
     sparse_values: SparseValuesIn | None = Field(default=None, alias="sparseValues")
     metadata: dict[str, Any] | None = None
 
@@ -64,7 +68,7 @@ class QueryRequest(_Body):
     filter: dict[str, Any] | None = None
     include_values: StrictBool = Field(default=False, alias="includeValues")
     include_metadata: StrictBool = Field(default=False, alias="includeMetadata")
-    vector: list[float] | None = None
+    vector: Values | None = None
     sparse_vector: SparseValuesIn | None = Field(default=None, alias="sparseVector")
     id: StrictStr | None = None
     queries: list[Any] | None = None
@@ -89,7 +93,7 @@ class QueryRequest(_Body):
 
 class UpdateRequest(_Body):
     id: StrictStr | None = None
-    values: list[float] | None = None
+    values: Values | None = None
     sparse_values: SparseValuesIn | None = Field(default=None, alias="sparseValues")
     set_metadata: dict[str, Any] | None = Field(default=None, alias="setMetadata")
     namespace: StrictStr | None = None

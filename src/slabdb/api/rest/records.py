@@ -103,7 +103,7 @@ def parse_ndjson(raw: bytes) -> list[Any]:
     return out
 
 
-@router.post("/records/namespaces/{namespace}/upsert", status_code=201)
+@router.post("/records/namespaces/{namespace:path}/upsert", status_code=201)
 async def upsert_records(namespace: str, request: Request, service: DataService) -> Response:
     records = parse_ndjson(await request.body())
     reply = await run_in_threadpool(
@@ -112,7 +112,7 @@ async def upsert_records(namespace: str, request: Request, service: DataService)
     return Response(status_code=201, headers=reply.lsn_headers or None)
 
 
-@router.post("/records/namespaces/{namespace}/search")
+@router.post("/records/namespaces/{namespace:path}/search")
 def search_records(namespace: str, body: SearchRecordsRequest, service: DataService) -> Response:
     reply = service.search_records(
         SearchRecordsInput(

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
+from slabdb.api import versions
 from slabdb.api.service.inputs import (
     CreateNamespaceInput,
     DeleteInput,
@@ -71,10 +72,12 @@ def _names_namespace(requested: str) -> Iterator[None]:
 
 
 class IndexService:
-    """One method per data-plane operation of ``index``."""
+    """One method per data-plane operation of ``index``, answering as ``api_version``
+    (the request's ``X-Pinecone-Api-Version``) asks."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, api_version: str = versions.NEWEST) -> None:
         self.index = index
+        self.api_version = api_version
 
     # --- writes: report the LSN they committed at ----------------------------------------------
     def upsert(self, req: UpsertInput) -> Reply[UpsertResponse]:
@@ -157,8 +160,12 @@ class IndexService:
         )
 
     def describe_index_stats(self, req: StatsInput) -> Reply[DescribeIndexStatsResponse]:
+        """Filtered stats only under the versions that allow them (see :mod:`..versions`);
+        the default namespace's key depends on the version (:func:`naming.stats_key`)."""
+        if req.filter and not versions.filtered_stats_allowed(self.api_version):
+            raise versions.filtered_stats_refused()
         res = self.index.describe_index_stats(filter=req.filter)
-        named = {naming.listed_name(name): s for name, s in res.namespaces.items()}
+        named = {naming.stats_key(name, self.api_version): s for name, s in res.namespaces.items()}
         return Reply(replace(res, namespaces=named))
 
     # --- namespaces -----------------------------------------------------------------------------
@@ -183,6 +190,8 @@ class IndexService:
     def create_namespace(self, req: CreateNamespaceInput) -> Reply[NamespaceDescription]:
         if req.schema is not None:
             raise InvalidArgumentError("namespace schemas are not supported")
+        if req.name == "":  # on the wire "" is no name ("__default__" names the default)
+            raise InvalidArgumentError("namespace name must not be empty (1-512 characters)")
         return Reply(_described(self.index.create_namespace(naming.engine_name(req.name))))
 
     def delete_namespace(self, name: str) -> Reply[None]:

@@ -1,0 +1,279 @@
+#!/usr/bin/env python
+"""ANN benchmark: recall@10 versus QPS on real embeddings, SlabDB against faiss and peers.
+
+Run from the repository root (peers need ``.venv/bin/pip install -e '.[bench]'``)::
+
+    .venv/bin/python benchmarks/ann.py                  # 100k Debian descriptions, all systems
+    .venv/bin/python benchmarks/ann.py --small          # 20k, SlabDB + faiss only, < 2 min
+    .venv/bin/python benchmarks/ann.py --systems slabdb,faiss-same --n 50000
+
+Data: :mod:`ann_data` (Debian package descriptions embedded with SlabDB's MiniLM,
+cached under ``benchmarks/results/cache/``); held-out descriptions are the queries.
+Metadata: ``section`` (the package's Debian section) and ``bucket`` = row % 100, so
+``bucket < 1 / 10 / 50`` are filters of exactly 1 %, 10 % and 50 % selectivity.
+
+Every system runs in its own subprocess (``--worker NAME``): one query per call, one
+client thread, after 5 warm-up queries.  The parent computes the exact top-10 (float64)
+and every recall, and writes ``benchmarks/results/ann.json``.
+
+Systems: ``slabdb`` (embedded, default config: post-ingest = L0 slabs, then compacted),
+``slabdb-oversubscribed`` (the same with 4 query threads and BLAS left at the core
+count, as before the thread budget), ``faiss-same`` (IndexHNSWFlat with the M,
+efConstruction and tuned efSearch SlabDB chose for its compacted slab, filters through
+``IDSelectorBitmap`` with SlabDB's widening), ``faiss-flat`` (exact floor), and the
+peers in :mod:`ann_peers` (``chroma``, ``lancedb``, ``qdrant``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ann_data import RealSet, load_real_set
+from common import Stopwatch, environment, peak_rss_mb, time_queries, write_json
+
+K = 10
+FILTERS: dict[str, int | None] = {"none": None, "1%": 1, "10%": 10, "50%": 50}
+"""Filter name -> ``bucket < value`` (None: unfiltered)."""
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "ann.json"
+ALL_SYSTEMS = ("slabdb", "slabdb-oversubscribed", "faiss-same", "faiss-flat", "chroma", "lancedb", "qdrant")
+SMALL_SYSTEMS = ("slabdb", "slabdb-oversubscribed", "faiss-same", "faiss-flat")
+
+
+def buckets(n: int) -> np.ndarray:
+    return np.arange(n) % 100
+
+
+def slabdb_filter(limit: int | None) -> dict[str, Any] | None:
+    return None if limit is None else {"bucket": {"$lt": limit}}
+
+
+# --- workers ------------------------------------------------------------------------------------
+
+
+def _slabdb_queries(index: Any, data: RealSet, n_queries: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, limit in FILTERS.items():
+        flt = slabdb_filter(limit)
+
+        def run(i: int, flt: dict[str, Any] | None = flt) -> list[str]:
+            res = index.query(vector=data.queries[i], top_k=K, filter=flt)
+            return [m.id for m in res.matches]
+
+        summary, ids = time_queries(run, n_queries)
+        summary["ids"] = ids
+        out[name] = summary
+    return out
+
+
+def worker_slabdb(args: argparse.Namespace, data: RealSet, oversubscribed: bool) -> dict[str, Any]:
+    from threadpoolctl import threadpool_limits
+
+    from slabdb import EngineConfig
+    from slabdb.client import Client
+    from slabdb.core.config import AnnConfig
+    from slabdb.storage import open_store
+
+    tmp = tempfile.mkdtemp(prefix="slabdb-ann-")
+    n = len(data.texts)
+    config = EngineConfig(
+        background=False,
+        flush_records=args.flush_records or max(1000, n // 10),
+        query_threads=4 if oversubscribed else 0,
+        ann=AnnConfig(min_rows=args.ann_min_rows),
+    )
+    client = Client(open_store(tmp), config)
+    if oversubscribed:  # the process before the thread budget: BLAS on every core
+        threadpool_limits(limits=os.cpu_count() or 1, user_api="blas")
+    client.create_index(name="bench", dimension=data.vectors.shape[1], metric="cosine")
+    index = client.Index("bench")
+    ids = [f"d{i}" for i in range(n)]
+    md = [{"section": s, "bucket": int(b)} for s, b in zip(data.sections, buckets(n), strict=True)]
+    with Stopwatch() as ingest:
+        index.upsert_arrays(ids, data.vectors, md, show_progress=False)
+        index.flush()
+    stages: dict[str, Any] = {}
+    (ns,) = client.open_namespaces()
+    layout = {"post-ingest": _layout(ns)}
+    stages["post-ingest"] = _slabdb_queries(index, data, args.queries)
+    with Stopwatch() as compaction:
+        if not oversubscribed:  # that run only measures the post-ingest fan-out
+            index.compact()
+    layout["compacted"] = _layout(ns)
+    if not oversubscribed:
+        stages["compacted"] = _slabdb_queries(index, data, args.queries)
+    client.close(flush=False)
+    return {
+        "ingest_seconds": ingest.seconds,
+        "vectors_per_second": n / ingest.seconds,
+        "compaction_seconds": compaction.seconds,
+        "slabs": layout,
+        "config": {"flush_records": config.flush_records, "query_threads": config.query_threads,
+                   "ann_min_rows": config.ann.min_rows, "oversubscribed": oversubscribed},
+        "stages": stages,
+    }
+
+
+def _layout(ns: Any) -> list[dict[str, Any]]:
+    out = []
+    for reader in ns.readers().values():
+        ann = reader.ann_index()
+        out.append({"level": reader.level, "rows": reader.n,
+                    "ann": None if ann is None else ann.params.__dict__})
+    return out
+
+
+def worker_faiss(args: argparse.Namespace, data: RealSet, same: bool) -> dict[str, Any]:
+    import faiss
+
+    from slabdb.slab.ann import candidate_count, ef_for
+
+    faiss.omp_set_num_threads(1)
+    x = data.vectors
+    n, dim = x.shape
+    params = json.loads(args.ann_params) if args.ann_params else {}
+    with Stopwatch() as build:
+        if same:
+            index = faiss.IndexHNSWFlat(dim, params.get("hnsw_m", 32), faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = params.get("ef_construction", 40)
+        else:
+            index = faiss.IndexFlatIP(dim)
+        index.add(x)
+    tuned = params.get("ef_search", 64)
+    b = buckets(n)
+    stages: dict[str, Any] = {}
+    for name, limit in FILTERS.items():
+        bits = None if limit is None else np.packbits(b < limit, bitorder="little")
+        sel = None if bits is None else faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
+        selectivity = 1.0 if limit is None else limit / 100
+        if same:
+            sp = faiss.SearchParametersHNSW(efSearch=ef_for(tuned, K, selectivity), sel=sel)
+        else:
+            sp = faiss.SearchParameters(sel=sel)
+        want = candidate_count(K) if same else K
+
+        def run(i: int, sp: Any = sp, want: int = want) -> list[str]:
+            _d, labels = index.search(data.queries[i : i + 1], want, params=sp)
+            return [f"d{j}" for j in labels[0][:K] if j >= 0]
+
+        summary, ids = time_queries(run, args.queries)
+        summary["ids"] = ids
+        stages[name] = summary
+    return {"build_seconds": build.seconds, "config": params if same else {"index": "IndexFlatIP"},
+            "stages": {"peer": stages}}
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    data = load_real_set(args.n, args.queries)
+    name = args.worker
+    if name in ("slabdb", "slabdb-oversubscribed"):
+        doc = worker_slabdb(args, data, oversubscribed=name.endswith("oversubscribed"))
+    elif name in ("faiss-same", "faiss-flat"):
+        doc = worker_faiss(args, data, same=name == "faiss-same")
+    else:
+        import ann_peers
+
+        doc = ann_peers.WORKERS[name](data, args.queries, K, buckets(len(data.texts)))
+    doc["peak_rss_mb"] = peak_rss_mb()
+    Path(args.result).write_text(json.dumps(doc))
+
+
+# --- parent -------------------------------------------------------------------------------------
+
+
+def ground_truth(data: RealSet) -> dict[str, list[set[str]]]:
+    x = data.vectors.astype(np.float64)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    b = buckets(len(x))
+    truth: dict[str, list[set[str]]] = {}
+    for name, limit in FILTERS.items():
+        rows = np.arange(len(x)) if limit is None else np.flatnonzero(b < limit)
+        scores = data.queries.astype(np.float64) @ x[rows].T
+        top = np.argsort(-scores, axis=1)[:, :K]
+        truth[name] = [{f"d{rows[j]}" for j in t} for t in top]
+    return truth
+
+
+def score_stages(doc: dict[str, Any], truth: dict[str, list[set[str]]]) -> None:
+    for stage in doc.get("stages", {}).values():
+        for name, summary in stage.items():
+            ids = summary.pop("ids")
+            summary["recall_at_10"] = float(np.mean(
+                [len(set(got) & want) / K for got, want in zip(ids, truth[name], strict=True)]))
+            summary["returned_k"] = float(np.mean([len(got) for got in ids]))
+
+
+def spawn(name: str, args: argparse.Namespace, ann_params: str) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
+        result = fh.name
+    cmd = [sys.executable, __file__, "--worker", name, "--result", result, "--n", str(args.n),
+           "--queries", str(args.queries), "--ann-min-rows", str(args.ann_min_rows),
+           "--flush-records", str(args.flush_records), "--ann-params", ann_params]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parent)
+    if proc.returncode != 0:
+        return {"skipped": proc.stderr.strip().splitlines()[-1:] or ["failed"]}
+    doc: dict[str, Any] = json.loads(Path(result).read_text())
+    doc["wall_seconds"] = time.perf_counter() - started
+    os.unlink(result)
+    return doc
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--small", action="store_true", help="20k records, SlabDB + faiss (< 2 min)")
+    p.add_argument("--n", type=int, default=None)
+    p.add_argument("--queries", type=int, default=None)
+    p.add_argument("--systems", default=None, help=f"comma list from {','.join(ALL_SYSTEMS)}")
+    p.add_argument("--ann-min-rows", type=int, default=None)
+    p.add_argument("--flush-records", type=int, default=0)
+    p.add_argument("--out", default=str(DEFAULT_OUT))
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--result", help=argparse.SUPPRESS)
+    p.add_argument("--ann-params", default="", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    from slabdb.core.config import DEFAULT_ANN_MIN_ROWS
+
+    args.n = args.n or (20_000 if args.small else 100_000)
+    args.queries = args.queries or (100 if args.small else 200)
+    args.ann_min_rows = args.ann_min_rows or (
+        min(DEFAULT_ANN_MIN_ROWS, args.n // 2) if args.small else DEFAULT_ANN_MIN_ROWS)
+    if args.worker:
+        run_worker(args)
+        return
+    systems = args.systems.split(",") if args.systems else list(SMALL_SYSTEMS if args.small else ALL_SYSTEMS)
+    data = load_real_set(args.n, args.queries)
+    truth = ground_truth(data)
+    results: dict[str, Any] = {}
+    ann_params = ""
+    for name in systems:
+        doc = spawn(name, args, ann_params)
+        score_stages(doc, truth)
+        results[name] = doc
+        if name == "slabdb" and doc.get("slabs"):
+            anns = [s["ann"] for s in doc["slabs"]["compacted"] if s["ann"]]
+            ann_params = json.dumps(anns[0]) if anns else ""
+        print(name, json.dumps(_brief(doc)), flush=True)
+    doc = {"environment": environment(), "n": len(data.texts), "queries": args.queries, "k": K,
+           "data": "Debian package descriptions, MiniLM-L6 int8 (384-d)", "systems": results}
+    print("wrote", write_json(args.out, doc))
+
+
+def _brief(doc: dict[str, Any]) -> dict[str, Any]:
+    if "skipped" in doc:
+        return doc
+    return {f"{stage}/{f}": (round(s["qps_single_thread"]), round(s["recall_at_10"], 3))
+            for stage, filters in doc["stages"].items() for f, s in filters.items()}
+
+
+if __name__ == "__main__":
+    main()
