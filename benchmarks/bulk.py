@@ -9,7 +9,9 @@ local-disk database:
 * ``import``: Parquet files (``--files`` of them, written with pyarrow beforehand, not
   timed) through ``Index.start_import``: slabs built straight from the files, one manifest
   publish per namespace.  Timed until the import is Completed, i.e. every record is
-  visible *and* in slabs (nothing left to flush).
+  visible *and* in slabs (nothing left to flush).  Run twice: with the engine's ANN
+  settings (slabs of >= 20k rows get an HNSW index while importing) and without ANN
+  (like for like with the upsert path, whose 10k-row L0 slabs get none).
 * ``upsert``: ``Index.upsert_arrays`` (1000 records per WAL entry), timed until it
   returns (acknowledged), then separately until ``flush`` has put the memtables into
   slabs (what the import's figure includes).
@@ -35,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import slabdb
 from common import environment, write_json
 from slabdb import EngineConfig
+from slabdb.core.config import AnnConfig
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -63,14 +66,14 @@ def write_parquet(root: Path, vectors: np.ndarray, files: int) -> float:
     return sum(p.stat().st_size for p in (root / "bench").glob("*.parquet")) / 1e6
 
 
-def _db(path: Path, dim: int) -> slabdb.Client:
-    db = slabdb.connect(str(path), config=EngineConfig())
+def _db(path: Path, dim: int, ann: bool = True) -> slabdb.Client:
+    db = slabdb.connect(str(path), config=EngineConfig(ann=AnnConfig(enabled=ann)))
     db.create_index(name="bench", dimension=dim, metric="cosine")
     return db
 
 
-def run_import(workdir: Path, src: Path, n: int, dim: int) -> dict[str, float]:
-    db = _db(workdir / "import-db", dim)
+def run_import(workdir: Path, src: Path, n: int, dim: int, ann: bool) -> dict[str, float]:
+    db = _db(workdir / f"import-db-{ann}", dim, ann)
     index = db.Index("bench")
     t0 = time.perf_counter()
     started = index.start_import(str(src))
@@ -114,7 +117,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="slabdb-bulk-") as tmp:
         work = Path(tmp)
         parquet_mb = write_parquet(work / "src", vectors, args.files)
-        imported = run_import(work, work / "src", args.n, args.dim)
+        imported = run_import(work, work / "src", args.n, args.dim, ann=True)
+        imported_no_ann = run_import(work, work / "src", args.n, args.dim, ann=False)
         upserted = run_upsert(work, vectors)
     doc = {
         "benchmark": "bulk",
@@ -126,6 +130,7 @@ def main() -> None:
             "parquet_mb": round(parquet_mb, 1),
         },
         "import": imported,
+        "import_without_ann": imported_no_ann,
         "upsert_arrays": upserted,
         "ratios": {
             "import_vs_upsert_acknowledged": round(
@@ -133,6 +138,9 @@ def main() -> None:
             ),
             "import_vs_upsert_in_slabs": round(
                 imported["vectors_per_second"] / upserted["vectors_per_second_in_slabs"], 2
+            ),
+            "import_without_ann_vs_upsert_in_slabs": round(
+                imported_no_ann["vectors_per_second"] / upserted["vectors_per_second_in_slabs"], 2
             ),
         },
     }
