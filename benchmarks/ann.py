@@ -45,7 +45,15 @@ K = 10
 FILTERS: dict[str, int | None] = {"none": None, "1%": 1, "10%": 10, "50%": 50}
 """Filter name -> ``bucket < value`` (None: unfiltered)."""
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "ann.json"
-ALL_SYSTEMS = ("slabdb", "slabdb-oversubscribed", "faiss-same", "faiss-flat", "chroma", "lancedb", "qdrant")
+ALL_SYSTEMS = (
+    "slabdb",
+    "slabdb-oversubscribed",
+    "faiss-same",
+    "faiss-flat",
+    "chroma",
+    "lancedb",
+    "qdrant",
+)
 SMALL_SYSTEMS = ("slabdb", "slabdb-oversubscribed", "faiss-same", "faiss-flat")
 
 
@@ -117,8 +125,12 @@ def worker_slabdb(args: argparse.Namespace, data: RealSet, oversubscribed: bool)
         "vectors_per_second": n / ingest.seconds,
         "compaction_seconds": compaction.seconds,
         "slabs": layout,
-        "config": {"flush_records": config.flush_records, "query_threads": config.query_threads,
-                   "ann_min_rows": config.ann.min_rows, "oversubscribed": oversubscribed},
+        "config": {
+            "flush_records": config.flush_records,
+            "query_threads": config.query_threads,
+            "ann_min_rows": config.ann.min_rows,
+            "oversubscribed": oversubscribed,
+        },
         "stages": stages,
     }
 
@@ -127,8 +139,13 @@ def _layout(ns: Any) -> list[dict[str, Any]]:
     out = []
     for reader in ns.readers().values():
         ann = reader.ann_index()
-        out.append({"level": reader.level, "rows": reader.n,
-                    "ann": None if ann is None else ann.params.__dict__})
+        out.append(
+            {
+                "level": reader.level,
+                "rows": reader.n,
+                "ann": None if ann is None else ann.params.__dict__,
+            }
+        )
     return out
 
 
@@ -168,8 +185,11 @@ def worker_faiss(args: argparse.Namespace, data: RealSet, same: bool) -> dict[st
         summary, ids = time_queries(run, args.queries)
         summary["ids"] = ids
         stages[name] = summary
-    return {"build_seconds": build.seconds, "config": params if same else {"index": "IndexFlatIP"},
-            "stages": {"peer": stages}}
+    return {
+        "build_seconds": build.seconds,
+        "config": params if same else {"index": "IndexFlatIP"},
+        "stages": {"peer": stages},
+    }
 
 
 def run_worker(args: argparse.Namespace) -> None:
@@ -207,17 +227,35 @@ def score_stages(doc: dict[str, Any], truth: dict[str, list[set[str]]]) -> None:
     for stage in doc.get("stages", {}).values():
         for name, summary in stage.items():
             ids = summary.pop("ids")
-            summary["recall_at_10"] = float(np.mean(
-                [len(set(got) & want) / K for got, want in zip(ids, truth[name], strict=True)]))
+            summary["recall_at_10"] = float(
+                np.mean(
+                    [len(set(got) & want) / K for got, want in zip(ids, truth[name], strict=True)]
+                )
+            )
             summary["returned_k"] = float(np.mean([len(got) for got in ids]))
 
 
 def spawn(name: str, args: argparse.Namespace, ann_params: str) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         result = fh.name
-    cmd = [sys.executable, __file__, "--worker", name, "--result", result, "--n", str(args.n),
-           "--queries", str(args.queries), "--ann-min-rows", str(args.ann_min_rows),
-           "--flush-records", str(args.flush_records), "--ann-params", ann_params]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        name,
+        "--result",
+        result,
+        "--n",
+        str(args.n),
+        "--queries",
+        str(args.queries),
+        "--ann-min-rows",
+        str(args.ann_min_rows),
+        "--flush-records",
+        str(args.flush_records),
+        "--ann-params",
+        ann_params,
+    ]
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parent)
     if proc.returncode != 0:
@@ -246,11 +284,16 @@ def main() -> None:
     args.n = args.n or (20_000 if args.small else 100_000)
     args.queries = args.queries or (100 if args.small else 200)
     args.ann_min_rows = args.ann_min_rows or (
-        min(DEFAULT_ANN_MIN_ROWS, args.n // 2) if args.small else DEFAULT_ANN_MIN_ROWS)
+        min(DEFAULT_ANN_MIN_ROWS, args.n // 2) if args.small else DEFAULT_ANN_MIN_ROWS
+    )
     if args.worker:
         run_worker(args)
         return
-    systems = args.systems.split(",") if args.systems else list(SMALL_SYSTEMS if args.small else ALL_SYSTEMS)
+    systems = (
+        args.systems.split(",")
+        if args.systems
+        else list(SMALL_SYSTEMS if args.small else ALL_SYSTEMS)
+    )
     data = load_real_set(args.n, args.queries)
     truth = ground_truth(data)
     results: dict[str, Any] = {}
@@ -263,16 +306,25 @@ def main() -> None:
             anns = [s["ann"] for s in doc["slabs"]["compacted"] if s["ann"]]
             ann_params = json.dumps(anns[0]) if anns else ""
         print(name, json.dumps(_brief(doc)), flush=True)
-    doc = {"environment": environment(), "n": len(data.texts), "queries": args.queries, "k": K,
-           "data": "Debian package descriptions, MiniLM-L6 int8 (384-d)", "systems": results}
+    doc = {
+        "environment": environment(),
+        "n": len(data.texts),
+        "queries": args.queries,
+        "k": K,
+        "data": "Debian package descriptions, MiniLM-L6 int8 (384-d)",
+        "systems": results,
+    }
     print("wrote", write_json(args.out, doc))
 
 
 def _brief(doc: dict[str, Any]) -> dict[str, Any]:
     if "skipped" in doc:
         return doc
-    return {f"{stage}/{f}": (round(s["qps_single_thread"]), round(s["recall_at_10"], 3))
-            for stage, filters in doc["stages"].items() for f, s in filters.items()}
+    return {
+        f"{stage}/{f}": (round(s["qps_single_thread"]), round(s["recall_at_10"], 3))
+        for stage, filters in doc["stages"].items()
+        for f, s in filters.items()
+    }
 
 
 if __name__ == "__main__":

@@ -263,7 +263,7 @@ class AnnIndex:
 
         ``allowed_bits`` is a little-endian packed bitmap over the slab's rows (faiss
         ``IDSelectorBitmap``): the graph then only returns allowed rows, and the beam
-        widens by ``1 / selectivity`` so enough of them are reached.
+        widens by ``1 / sqrt(selectivity)`` (:func:`ef_for`) so enough of them are reached.
         """
         ef = ef_for(self.params.ef_search, k, selectivity)
         selector = None
