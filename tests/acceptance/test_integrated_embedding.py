@@ -169,3 +169,26 @@ def test_describe_shapes(server: ServerProcess, pc: Pinecone) -> None:
     ).json()
     assert old["dimension"] == 384 and old["metric"] == "dotproduct"
     assert old["embed"]["field_map"] == {"text": "body"} and old["embed"]["model"] == "fake"
+
+
+def test_configure_index_adds_an_embedding_model_before_2026_07(
+    server: ServerProcess, pc: Pinecone
+) -> None:
+    pc.create_index(
+        name="later-recs", dimension=16, metric="cosine",
+        spec=ServerlessSpec(cloud="aws", region="us-east-1"),
+    )  # fmt: skip
+    url = f"{server.url}/indexes/later-recs"
+    embed = {"model": "fake", "field_map": {"text": "chunk_text"}}
+    newest = {"Api-Key": server.api_key, "X-Pinecone-Api-Version": "2026-07"}
+    r = httpx.patch(url, json={"embed": embed}, headers=newest)
+    assert r.status_code == 400 and "create_index_for_model" in r.json()["error"]["message"]
+    older = {**newest, "X-Pinecone-Api-Version": "2025-10"}
+    r = httpx.patch(url, json={"embed": embed}, headers=older)
+    assert r.status_code == 200 and r.json()["embed"]["model"] == "fake"
+    desc = pc.describe_index("later-recs")
+    assert desc.embed is not None and desc.embed.model == "fake"
+    idx = pc.Index(host=desc.host)
+    assert idx.upsert_records(namespace="ns", records=DOCS).record_count == len(DOCS)
+    out = idx.search(namespace="ns", query={"inputs": {"text": DOCS[0]["chunk_text"]}, "top_k": 1})
+    assert out.result.hits[0].id == DOCS[0]["_id"]

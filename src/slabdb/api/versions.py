@@ -32,6 +32,10 @@ FILTERED_STATS_UNTIL = "2025-04"
 serverless indexes refuse it (the 2025-10, 2026-04 and 2026-07 specs say so; 2026-07:
 "reject a request carrying a non-empty filter"); SlabDB keeps its filtered stats for
 requests that ask for 2025-04 or older (SDK 7.x) and for the embedded API."""
+CONFIGURE_EMBED_UNTIL = "2026-04"
+"""The last version whose ``configure_index`` takes ``embed`` (turning a dense index into
+an integrated one); the 2026-07 spec dropped the field (its request refuses unknown
+fields, and SDK 10 no longer sends it)."""
 UNAUTHORIZED_TEXT_SINCE = "2026-07"
 """From this version a wrong data-plane key answers 401 ``Unauthorized`` (the 2026-07
 spec); before it, Pinecone answers 403 ``Wrong API key`` (what SDK 7.x's tests match)."""
@@ -48,6 +52,10 @@ def api_version(header: str | None) -> str:
             f"supported: {', '.join(SUPPORTED)}"
         )
     return header
+
+
+def configure_embed_allowed(version: str) -> bool:
+    return version <= CONFIGURE_EMBED_UNTIL
 
 
 def filtered_stats_allowed(version: str) -> bool:

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from slabdb.client import validation
 from slabdb.client.catalog import IndexCatalog, IndexConfig
 from slabdb.client.context import IndexContext
-from slabdb.client.embedding import parse_embed, public_embed
+from slabdb.client.embedding import as_dict, parse_embed, public_embed
 from slabdb.client.handles import NamespaceHandles
 from slabdb.client.index import Index
 from slabdb.client.responses import IndexModel
@@ -209,16 +209,47 @@ class Client:
         return name in {c.name for c in self.catalog.list()}
 
     def configure_index(
-        self, name: str, deletion_protection: str | None = None, tags: dict[str, str] | None = None
+        self,
+        name: str,
+        deletion_protection: str | None = None,
+        tags: dict[str, str] | None = None,
+        embed: Any = None,
+        **_: Any,
     ) -> IndexModel:
+        """Change deletion protection or tags, or (``embed={"model": ..., "field_map":
+        {"text": ...}}``) turn a dense index into one that embeds text itself; the model
+        must produce the index's dimension and use its metric."""
         self._check_open()
+        cfg = self.catalog.get(name)
         changes: dict[str, Any] = {}
         if deletion_protection is not None:
             changes["deletion_protection"] = _deletion_protection(deletion_protection)
         if tags is not None:
-            merged = {**self.catalog.get(name).tags, **tags}
+            merged = {**cfg.tags, **tags}
             changes["tags"] = {k: v for k, v in merged.items() if v != ""}
+        if embed is not None:
+            changes["embed"] = self._embed_for(cfg, embed)
         return self._model(self.catalog.update(name, **changes))
+
+    def _embed_for(self, cfg: IndexConfig, embed: Any) -> dict[str, Any]:
+        """The embed config that turns the existing index ``cfg`` into an integrated one."""
+        if cfg.embed:
+            raise InvalidArgumentError(f"index {cfg.name!r} already embeds text itself")
+        if cfg.vector_type != "dense":
+            raise InvalidArgumentError("only a dense index can be given an embedding model")
+        raw = as_dict(embed, "embed")
+        if raw.get("metric") not in (None, cfg.metric):
+            raise InvalidArgumentError(
+                f"embed.metric {raw['metric']!r} differs from the index's metric {cfg.metric!r}"
+            )
+        raw = {**raw, "metric": cfg.metric, "dimension": raw.get("dimension", cfg.dimension)}
+        parsed = parse_embed(raw, self.embed_models)
+        if parsed["dimension"] != cfg.dimension:
+            raise InvalidArgumentError(
+                f"model {parsed['model']!r} makes {parsed['dimension']}-dimension vectors; "
+                f"index {cfg.name!r} has dimension {cfg.dimension}"
+            )
+        return parsed
 
     def delete_index(self, name: str, timeout: int | None = None) -> None:
         self._check_open()

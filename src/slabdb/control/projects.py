@@ -162,9 +162,12 @@ class Projects:
         name: str,
         deletion_protection: str | None,
         tags: dict[str, str] | None,
+        embed: dict[str, Any] | None = None,
     ) -> IndexInfo:
         client = self.client(project)
-        model = client.configure_index(name, deletion_protection=deletion_protection, tags=tags)
+        model = client.configure_index(
+            name, deletion_protection=deletion_protection, tags=tags, embed=embed
+        )
         info = self._info(project, model)
         self._forget(info.slot)
         return info

@@ -208,3 +208,29 @@ def test_parse_ndjson() -> None:
         parse_ndjson(b'{"_id": "a"}\n{oops\n')
     with pytest.raises(InvalidArgumentError, match="96"):
         parse_ndjson(b'{"_id": "a"}\n' * 97)
+
+
+def test_configure_index_turns_a_dense_index_into_an_integrated_one(client: Client) -> None:
+    client.create_index(name="plain", dimension=8, metric="cosine")
+    with pytest.raises(InvalidArgumentError, match="integrated embedding"):
+        client.Index("plain").upsert_records("ns", RECORDS)
+    model = client.configure_index(
+        "plain", embed={"model": "fake", "field_map": {"text": "chunk_text"}}
+    )
+    assert model.embed is not None and model.embed["model"] == "fake"
+    idx = client.Index("plain")
+    idx.upsert_records("ns", RECORDS)
+    hits = idx.search("ns", query={"inputs": {"text": "green pear"}, "top_k": 1}).result.hits
+    assert hits[0].id == "b"
+    with pytest.raises(InvalidArgumentError, match="already embeds"):
+        client.configure_index("plain", embed=EMBED)
+
+
+def test_configure_index_embed_must_fit_the_index(client: Client) -> None:
+    client.create_index(name="wide", dimension=8, metric="euclidean")
+    with pytest.raises(InvalidArgumentError, match="metric"):
+        client.configure_index("wide", embed={**EMBED, "metric": "cosine"})
+    client.create_index(name="sparse", metric="dotproduct", vector_type="sparse")
+    with pytest.raises(InvalidArgumentError, match="dense"):
+        client.configure_index("sparse", embed=EMBED)
+    assert client.describe_index("wide").embed is None  # nothing changed

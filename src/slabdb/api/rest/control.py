@@ -54,18 +54,31 @@ async def configure_index(
     index_name: str, body: ConfigureIndexRequest, request: Request, ctx: Ctx, project: ProjectName
 ) -> Response:
     unsupported = [
-        k for k in ("spec", "embed", "deployment", "schema", "read_capacity")
+        k for k in ("spec", "deployment", "schema", "read_capacity")
         if k in body.model_dump(by_alias=True, exclude_none=True)
     ]  # fmt: skip
     if unsupported:
         raise InvalidArgumentError(
-            f"SlabDB can only configure deletion_protection and tags, not {', '.join(unsupported)}"
+            "SlabDB can only configure deletion_protection, tags and embed, not "
+            f"{', '.join(unsupported)}"
+        )
+    version = versions.api_version(request.headers.get("x-pinecone-api-version"))
+    if body.embed is not None and not versions.configure_embed_allowed(version):
+        raise InvalidArgumentError(
+            f"configure_index takes no 'embed' under API version {version} (dropped in "
+            "2026-07): create an integrated index with create_index_for_model, or send "
+            "X-Pinecone-Api-Version 2026-04 or older"
         )
     tags = None
     if body.tags is not None:
         tags = versions.parse_tags(body.tags)
     info = await run_in_threadpool(
-        ctx.projects.configure_index, project, index_name, body.deletion_protection, tags
+        ctx.projects.configure_index,
+        project,
+        index_name,
+        body.deletion_protection,
+        tags,
+        body.embed,
     )
     return JSON(_model(ctx, info, request))
 
