@@ -26,7 +26,8 @@ import pytest
 from pinecone import Pinecone, ServerlessSpec
 from pinecone.errors import NotFoundError as PineconeNotFound
 
-from slabdb.control.catalog_db import CATALOG_RETRY, ControlCatalog
+from slabdb.control.catalog_db import ControlCatalog
+from slabdb.control.sql import CATALOG_RETRY
 from slabdb.core.errors import StorageError
 from slabdb.testing.postgres import TEST_ROLE, PostgresServer, find_pg_bin, temporary_postgres
 from slabdb.testing.s3 import MotoS3Server

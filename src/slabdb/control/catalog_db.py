@@ -29,36 +29,25 @@ Concurrency and failures:
   :data:`CATALOG_RETRY` (SlabDB's one retry policy, :mod:`slabdb.core.retry`) when that
   is safe: reads, and writes whose ``COMMIT`` was not yet sent.  If Postgres stays
   unreachable the call raises :class:`~slabdb.core.errors.StorageError` (HTTP 503).
-* The URL's password never appears in messages: :func:`redact_url` is what gets shown.
+* The URL's password never appears in messages: :func:`~slabdb.control.sql.redact_url` is what gets shown.
+
+The connection, its retries and placeholder translation are :mod:`slabdb.control.sql`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import re
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit, urlunsplit
+from dataclasses import dataclass
+from typing import Any
 
+from slabdb.control.sql import CATALOG_RETRY, SqlConnection, Tx
 from slabdb.core.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
     NotFoundError,
-    SlabDBError,
-    StorageError,
 )
 from slabdb.core.retry import RetryPolicy
-from slabdb.storage.local_writer import create_private_file, make_private_dir
-
-log = logging.getLogger("slabdb.control")
-T = TypeVar("T")
 
 MAX_SLOT = 60_000
 """Slots are port offsets; the base port plus a slot must stay a valid port."""
@@ -66,34 +55,6 @@ PG_SCHEMA_LOCK = 0x5_1AB_D801
 """``pg_advisory_xact_lock`` key serializing schema creation across processes."""
 PG_SLOT_LOCK = 0x5_1AB_D802
 """``pg_advisory_xact_lock`` key serializing slot claims across processes."""
-PG_CONNECT_TIMEOUT_SECONDS = 10
-
-
-class CatalogConnectionLostError(StorageError):
-    """The catalog connection could not be opened, or broke before ``COMMIT`` was sent:
-    running the call again on a new connection is safe."""
-
-
-def _safe_to_rerun(error: BaseException) -> bool:
-    return isinstance(error, CatalogConnectionLostError)
-
-
-CATALOG_RETRY = RetryPolicy(
-    max_attempts=3, initial_backoff_seconds=0.25, max_backoff_seconds=1.0, multiplier=4.0
-)
-"""Tries of one call when the Postgres connection is lost (reconnecting in between):
-waits of up to 0.25 s, then up to 1 s (full jitter). Only a lost connection is retried
-(whatever the policy's ``retry_if`` says): the catalog knows when a re-run is safe."""
-SQLITE_WAL_RETRY = RetryPolicy(
-    max_attempts=1000,
-    initial_backoff_seconds=0.005,
-    max_backoff_seconds=0.1,
-    deadline_seconds=30.0,
-    log_level=logging.DEBUG,
-    retry_if=lambda error: isinstance(error, sqlite3.OperationalError),
-)
-"""Switching a SQLite file to WAL takes a lock that its busy timeout does not wait for."""
-
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS projects (
         name TEXT PRIMARY KEY, store_prefix TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL)""",
@@ -112,34 +73,6 @@ _LOWEST_FREE_SLOT = """
            END"""
 _SLOT_COLUMNS = "project, name, slot, meta, created_at"
 _KEY_COLUMNS = "key_id, project, key_hash, created_at, revoked"
-
-
-def is_postgres_url(url: str) -> bool:
-    return url.startswith(("postgres://", "postgresql://"))
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (URL or ``key=value`` form)."""
-    if is_postgres_url(url):
-        parts = urlsplit(url)
-        if parts.password is not None:
-            user = parts.username or ""
-            host = parts.netloc.rpartition("@")[2]
-            parts = parts._replace(netloc=f"{user}:***@{host}")
-        query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
-        return urlunsplit(parts._replace(query=query))
-    return re.sub(r"(?i)(password\s*=\s*)('[^']*'|\S+)", r"\1***", url)
-
-
-def _password(url: str) -> str | None:
-    if is_postgres_url(url):
-        parts = urlsplit(url)
-        if parts.password:
-            return unquote(parts.password)
-        m = re.search(r"(?i)password=([^&]*)", parts.query)
-        return unquote(m.group(1)) if m else None
-    m = re.search(r"(?i)password\s*=\s*('[^']*'|\S+)", url)
-    return m.group(1).strip("'") if m else None
 
 
 @dataclass(frozen=True)
@@ -167,181 +100,30 @@ class IndexSlot:
     created_at: float = 0.0
 
 
-class _Tx:
-    """What a transaction body gets: placeholder translation and a cursor."""
-
-    def __init__(self, cursor: Any, pg: bool) -> None:
-        self.cursor = cursor
-        self._pg = pg
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        self.cursor.execute(sql.replace("?", "%s") if self._pg else sql, tuple(params))
-        return int(self.cursor.rowcount or 0)
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self.execute(sql, params)
-        return list(self.cursor.fetchall())
-
-
 class ControlCatalog:
-    """Thread-safe access to the control tables (one connection behind a lock)."""
+    """Projects, API keys and index slots (see the module docstring)."""
 
     def __init__(self, url: str, *, retry: RetryPolicy = CATALOG_RETRY) -> None:
+        self._db = SqlConnection(url, retry=retry)
         self.url = url
-        self.display_url = redact_url(url)
+        self.display_url = self._db.display_url
         """The URL without its password: the only form that may be logged or shown."""
-        self._secret = _password(url)
-        self._lock = threading.RLock()
-        self._pg = is_postgres_url(url)
-        self._retry = replace(retry, retry_if=_safe_to_rerun)
-        self._conn: Any = None
-        self._lost: tuple[type[BaseException], ...]
-        if self._pg:
-            try:
-                import psycopg
-            except ImportError as exc:  # pragma: no cover - psycopg is a dependency
-                raise StorageError("a postgresql:// catalog needs psycopg 3") from exc
-            self._integrity: tuple[type[BaseException], ...] = (psycopg.IntegrityError,)
-            self._db_errors: tuple[type[BaseException], ...] = (psycopg.Error,)
-            self._lost = (psycopg.OperationalError, psycopg.InterfaceError)
-        else:
-            self._integrity = (sqlite3.IntegrityError,)
-            self._db_errors = (sqlite3.Error,)
-            self._lost = ()
-        with self._lock:
-            self._connection()
+        self._integrity = self._db.integrity_errors
+        self._transaction = self._db.transaction
+        self._rows = self._db.rows
         self._transaction(self._create_schema, pg_lock=PG_SCHEMA_LOCK)
 
     @property
     def kind(self) -> str:
-        return "postgres" if self._pg else "sqlite"
+        return self._db.kind
 
-    # --- plumbing -----------------------------------------------------------------------
-    def _scrub(self, exc: BaseException) -> str:
-        text = str(exc).strip().replace("\n", " ")
-        if self._secret:
-            text = text.replace(self._secret, "***")
-        return redact_url(text.replace(self.url, self.display_url))
-
-    def _connect(self) -> Any:
-        if self._pg:
-            import psycopg
-            from psycopg.conninfo import conninfo_to_dict
-
-            extra: dict[str, Any] = {"autocommit": True}
-            params = conninfo_to_dict(self.url)
-            if "connect_timeout" not in params:
-                extra["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
-            if "application_name" not in params:
-                extra["application_name"] = "slabdb-server"
-            return psycopg.connect(self.url, **extra)
-        path = Path(self.url.removeprefix("sqlite:///"))
-        if str(path) != ":memory:":
-            make_private_dir(path.parent, parents=True)
-            create_private_file(path)  # 0600: SQLite gives its -wal and -shm files this mode
-        conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        try:
-            SQLITE_WAL_RETRY.call(
-                lambda: conn.execute("PRAGMA journal_mode=WAL"), what=f"WAL mode for {path}"
-            )
-        except sqlite3.OperationalError:
-            conn.close()
-            raise
-        conn.execute("PRAGMA synchronous=FULL")
-        return conn
-
-    def _connection(self) -> Any:
-        """The open connection (call with the lock held); reconnects after a loss."""
-        conn = self._conn
-        if conn is not None and self._pg and (conn.closed or conn.broken):
-            self._drop()
-            conn = None
-        if conn is None:
-            try:
-                conn = self._conn = self._connect()
-            except Exception as exc:
-                raise CatalogConnectionLostError(
-                    f"cannot open the control catalog {self.display_url}: {self._scrub(exc)}"
-                ) from None
-        return conn
-
-    def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):  # already broken
-                conn.close()
-
-    def _is_lost(self, conn: Any, exc: BaseException) -> bool:
-        if not self._pg or not isinstance(exc, self._lost):
-            return False
-        return bool(conn.closed or conn.broken)
-
-    def _fail(self, exc: BaseException) -> StorageError:
-        return StorageError(f"control catalog {self.display_url}: {self._scrub(exc)}")
-
-    def _run(self, body: Callable[[_Tx], T], *, transaction: bool, pg_lock: int | None) -> T:
-        """``body`` on the connection, re-run on a new one while that is safe."""
-        with self._lock:
-            return self._retry.call(
-                lambda: self._attempt(body, transaction=transaction, pg_lock=pg_lock),
-                what=f"control catalog {self.display_url}",
-            )
-
-    def _attempt(self, body: Callable[[_Tx], T], *, transaction: bool, pg_lock: int | None) -> T:
-        """One try (call with the lock held). A lost connection before ``COMMIT`` raises
-        :class:`CatalogConnectionLostError`; every other failure is final."""
-        conn = self._connection()
-        cur = conn.cursor()
-        committing = False
-        try:
-            tx = _Tx(cur, self._pg)
-            if transaction:
-                cur.execute("BEGIN" if self._pg else "BEGIN IMMEDIATE")
-                if self._pg and pg_lock is not None:
-                    cur.execute("SELECT pg_advisory_xact_lock(%s)", (pg_lock,))
-            result = body(tx)
-            if transaction:
-                committing = True
-                cur.execute("COMMIT")
-            return result
-        except BaseException as exc:
-            lost = self._is_lost(conn, exc)
-            if lost:
-                self._drop()
-            elif transaction and not committing:
-                self._rollback(cur)
-            if lost and not committing:
-                raise CatalogConnectionLostError(
-                    f"control catalog {self.display_url}: connection lost: {self._scrub(exc)}"
-                ) from None
-            if isinstance(exc, (*self._integrity, SlabDBError)):
-                raise
-            if isinstance(exc, self._db_errors):
-                raise self._fail(exc) from None
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                cur.close()
-
-    def _rollback(self, cur: Any) -> None:
-        with contextlib.suppress(Exception):  # the connection is checked on the next call
-            cur.execute("ROLLBACK")
-
-    def _transaction(self, body: Callable[[_Tx], T], pg_lock: int | None = None) -> T:
-        """Run ``body`` in one transaction (retried from the start if the connection is
-        lost before ``COMMIT`` is sent)."""
-        return self._run(body, transaction=True, pg_lock=pg_lock)
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._run(lambda tx: tx.rows(sql, params), transaction=False, pg_lock=None)
-
-    def _create_schema(self, tx: _Tx) -> None:
+    @staticmethod
+    def _create_schema(tx: Tx) -> None:
         for statement in _SCHEMA:
             tx.execute(statement)
 
     def close(self) -> None:
-        with self._lock:
-            self._drop()
+        self._db.close()
 
     # --- projects -------------------------------------------------------------------------
     def create_project(self, name: str, store_prefix: str) -> Project:
@@ -372,7 +154,7 @@ class ControlCatalog:
 
     # --- API keys ---------------------------------------------------------------------------
     def add_key(self, key_id: str, project: str, key_hash: str) -> None:
-        def insert(tx: _Tx) -> None:
+        def insert(tx: Tx) -> None:
             if not tx.rows("SELECT 1 FROM projects WHERE name = ?", (project,)):
                 raise NotFoundError(f"project {project!r} not found")
             tx.execute(
@@ -428,7 +210,7 @@ class ControlCatalog:
         database write lock on SQLite), so concurrent claims never pick the same slot."""
         now = time.time()
 
-        def claim(tx: _Tx) -> int:
+        def claim(tx: Tx) -> int:
             if tx.rows("SELECT 1 FROM index_slots WHERE project = ? AND name = ?", (project, name)):
                 raise AlreadyExistsError(f"index {name!r} already exists")
             slot = int(tx.rows(_LOWEST_FREE_SLOT)[0][0])
@@ -445,14 +227,6 @@ class ControlCatalog:
         except self._integrity as exc:
             raise AlreadyExistsError(f"index {name!r} already exists") from exc
         return IndexSlot(project, name, slot, meta, now)
-
-    def update_slot_meta(self, project: str, name: str, meta: dict[str, Any]) -> None:
-        self._transaction(
-            lambda tx: tx.execute(
-                "UPDATE index_slots SET meta = ? WHERE project = ? AND name = ?",
-                (json.dumps(meta), project, name),
-            )
-        )
 
     def release_slot(self, project: str, name: str, older_than: float | None = None) -> bool:
         """Delete (project, name)'s slot (only if claimed before ``older_than``, a Unix
