@@ -8,7 +8,6 @@ with open_sync_worker(dsn, "products") as worker:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -38,12 +37,10 @@ def resolve_embedder(name: str, options: dict[str, Any] | None = None) -> Embedd
     """A registered embedder by name, or any ``package.module:Factory`` reference."""
     options = dict(options or {})
     if ":" in name:
-        module_name, _, attribute = name.partition(":")
-        factory = getattr(importlib.import_module(module_name), attribute)
-        embedder = factory(**options)
-        if not isinstance(embedder, Embedder):
-            raise InvalidArgumentError(f"{name} did not return an Embedder")
-        return embedder
+        try:
+            return registry.build_embedder(name, **options)
+        except TypeError as exc:
+            raise InvalidArgumentError(f"cannot build the embedder {name}: {exc}") from None
     return registry.get_embedder(name, **options)
 
 
