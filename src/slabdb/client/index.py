@@ -131,6 +131,22 @@ class Index:
             top_k, vector, id, namespace, filter, include_values, include_metadata, sparse_vector
         )
 
+    def query_batch(
+        self,
+        *,
+        vectors: Sequence[Sequence[float]] | np.ndarray,
+        top_k: int,
+        namespace: str | None = None,
+        filter: dict[str, Any] | None = None,
+        include_values: bool = False,
+        include_metadata: bool = False,
+    ) -> builtins.list[QueryResponse]:
+        """SlabDB extra: one :meth:`query` response per dense vector, in order, all from one
+        view of the namespace (the filter parsed once)."""
+        return self._reads.query_batch(
+            vectors, top_k, namespace, filter, include_values, include_metadata
+        )
+
     def fetch(self, ids: Sequence[str], namespace: str | None = None, **_: Any) -> FetchResponse:
         """Current versions of ``ids``; absent or deleted ids are left out."""
         return self._reads.fetch(ids, namespace)

@@ -6,6 +6,8 @@ import bisect
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from slabdb.client import requests, validation
 from slabdb.client.context import IndexContext
 from slabdb.client.pagination import decode_token, encode_token
@@ -38,7 +40,9 @@ def _sparse_out(sv: SparseVector | None) -> SparseValues | None:
 
 
 def _values_out(vec: Any) -> list[float]:
-    return [] if vec is None else [float(x) for x in vec]
+    if vec is None:
+        return []
+    return vec.tolist() if isinstance(vec, np.ndarray) else [float(x) for x in vec]
 
 
 def _vector_out(v: RecordVersion) -> Vector:
@@ -51,9 +55,11 @@ def _vector_out(v: RecordVersion) -> Vector:
 
 
 def _scored(hit: Hit, include_values: bool, include_metadata: bool) -> ScoredVector:
+    if not (include_values or include_metadata):  # the common query: ids and scores only
+        return ScoredVector(id=hit.id, score=hit.score, values=[])
     v = hit.version
     return ScoredVector(
-        id=v.id,
+        id=hit.id,
         score=hit.score,
         values=_values_out(v.vector) if include_values else [],
         sparse_values=_sparse_out(v.sparse) if include_values else None,
@@ -139,6 +145,46 @@ class RecordReads:
             usage=Usage(read_units=max(1, len(hits) // 10)),
             lsn=view.applied_lsn,
         )
+
+    def query_batch(
+        self,
+        vectors: Any,
+        top_k: int,
+        namespace: str | None,
+        filter: dict[str, Any] | None,
+        include_values: bool,
+        include_metadata: bool,
+    ) -> list[QueryResponse]:
+        """One response per dense query vector (a list of vectors or an (n, d) array),
+        all from one view: the filter is parsed and the view taken once."""
+        k = validation.top_k(top_k)
+        cfg = self._ctx.config
+        if cfg.vector_type != "dense":
+            raise InvalidArgumentError("query_batch needs a dense index")
+        if isinstance(vectors, str | bytes) or not hasattr(vectors, "__len__"):
+            raise InvalidArgumentError("vectors must be a list of query vectors")
+        qs = [
+            validation.dense(v, cfg.dimension, cfg.metric, f"vectors[{i}]")
+            for i, v in enumerate(vectors)
+        ]
+        expr = parse_filter(filter)
+        ns_name = validation.namespace(namespace)
+        view = self._view(namespace)
+        out = []
+        for q in qs:
+            hits = [] if view is None else view.query(
+                vector=q, sparse=None, metric=cfg.metric, top_k=k, expr=expr,
+                executor=self._ctx.executor,
+            )  # fmt: skip
+            out.append(
+                QueryResponse(
+                    matches=[_scored(h, include_values, include_metadata) for h in hits],
+                    namespace=ns_name,
+                    usage=Usage(read_units=max(1, len(hits) // 10)),
+                    lsn=None if view is None else view.applied_lsn,
+                )
+            )
+        return out
 
     def fetch(self, ids: Sequence[str], namespace: str | None) -> FetchResponse:
         id_list = validation.ids_list(ids, limits.MAX_FETCH_IDS, "fetch")

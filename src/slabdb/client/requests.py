@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from slabdb.client import validation
+from slabdb.client.batch import RecordBatch
 from slabdb.client.catalog import IndexConfig
 from slabdb.core import limits
-from slabdb.core.errors import InvalidArgumentError, LimitExceededError
+from slabdb.core.errors import InvalidArgumentError, LimitExceededError, SlabDBError
 from slabdb.core.ops import (
     DeleteAllOp,
     DeleteByFilterOp,
@@ -57,7 +58,63 @@ def _record_vectors(
 
 
 def upsert_op(cfg: IndexConfig, vectors: Sequence[Any]) -> UpsertOp:
-    """One upsert of records given as dicts, tuples or Vector objects."""
+    """One upsert of records given as dicts, tuples or Vector objects, or a
+    :class:`RecordBatch` (validated a batch at a time; when anything in it is wrong, the
+    records are checked one by one so the error names the first bad record, as always)."""
+    if isinstance(vectors, RecordBatch):
+        try:
+            op = _batch_upsert_op(cfg, vectors)
+        except SlabDBError:
+            op = None
+        if op is not None:
+            return op
+    return _records_upsert_op(cfg, vectors)
+
+
+def _valid_ids(ids: list[Any]) -> bool:
+    """True if every id passes :func:`validation.record_id` (checked all at once)."""
+    if not all(type(r) is str for r in ids):
+        return False
+    lengths = list(map(len, ids))
+    joined = "".join(ids)
+    return (
+        min(lengths, default=1) > 0
+        and max(lengths, default=0) <= limits.MAX_ID_LENGTH
+        and joined.isascii()
+        and "\x00" not in joined
+    )
+
+
+def _batch_upsert_op(cfg: IndexConfig, batch: RecordBatch) -> UpsertOp | None:
+    """The upsert of a dense batch with its matrix, or None when a check fails (or the
+    batch is not that simple): the per-record path then says what is wrong."""
+    matrix = batch.matrix
+    if cfg.vector_type != "dense" or matrix is None or matrix.shape[1] != cfg.dimension:
+        return None
+    if not _valid_ids(batch.ids) or not validation.rows_pass(matrix, cfg.metric):
+        return None
+    sps = [
+        validation.sparse(sp, f"vectors[{i}].sparse_values") for i, sp in enumerate(batch.sparse)
+    ]
+    mds: list[dict[str, Any] | None] = []
+    md_bytes = 0
+    for i, md in enumerate(batch.metadata):
+        clean, size = validation.metadata_sized(md, f"vectors[{i}].metadata")
+        mds.append(clean)
+        md_bytes += size
+    nnz = sum(0 if s is None else len(s.indices) for s in sps)
+    size = validation.estimate_bytes(matrix.size, batch.ids, md_bytes, nnz)
+    validation.check_request_size(size)
+    return UpsertOp(
+        ids=list(batch.ids),
+        vectors=np.ascontiguousarray(matrix, dtype=np.float32),
+        metadata=mds,
+        sparse=sps if any(s is not None for s in sps) else None,
+    )
+
+
+def _records_upsert_op(cfg: IndexConfig, vectors: Sequence[Any]) -> UpsertOp:
+    """Records validated one at a time (the first bad one is named)."""
     ids: list[str] = []
     rows: list[np.ndarray] = []
     mds: list[dict[str, Any] | None] = []

@@ -178,10 +178,47 @@ def check_row_norms(matrix: F32, where: str = "vectors") -> None:
             check_norm(matrix[start + int(bad[0])], f"{where}[{start + int(bad[0])}]")
 
 
+_MAX_SQUARED_NORM = float(limits.MAX_VECTOR_NORM) ** 2
+
+
+def _checked_array(values: np.ndarray, dimension: int, metric: str) -> F32 | None:
+    """A float array of the right shape as float32 if it passes every check of
+    :func:`dense` (one float64 dot product decides: NaN and infinity make it NaN or
+    infinite), else None (the full checks then say what is wrong)."""
+    if values.dtype.kind != "f" or values.shape != (dimension,):
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        arr = np.asarray(values, dtype=np.float32)
+        wide = arr.astype(np.float64)
+        squared = float(wide @ wide)
+    if squared < _MAX_SQUARED_NORM and (squared > 0.0 or metric != "cosine"):
+        return arr
+    return None
+
+
+def rows_pass(matrix: F32, metric: str) -> bool:
+    """True if every row of a float32 matrix passes :func:`dense`'s checks: finite,
+    a norm below ``limits.MAX_VECTOR_NORM``, and not all zero on a cosine index (one
+    float64 pass a block at a time: NaN or infinity makes a row's squared norm NaN or
+    infinite). On False, :func:`dense` on each row says which fails and why."""
+    for start in range(0, len(matrix), 4096):
+        block = matrix[start : start + 4096].astype(np.float64)
+        squared = np.einsum("ij,ij->i", block, block)
+        if not np.all(squared < _MAX_SQUARED_NORM):  # NaN compares False
+            return False
+        if metric == "cosine" and not np.all(squared > 0.0):
+            return False
+    return True
+
+
 def dense(values: Any, dimension: int | None, metric: str, where: str = "values") -> F32:
     """A float32 vector of the index dimension, all finite (non-zero for cosine)."""
     if dimension is None:
         raise InvalidArgumentError(f"{where}: this is a sparse index; send sparse_values instead")
+    if isinstance(values, np.ndarray):  # the embedded fast path
+        checked = _checked_array(values, dimension, metric)
+        if checked is not None:
+            return checked
     arr = float32_values(values, where)
     if len(arr) != dimension:
         raise DimensionMismatchError(

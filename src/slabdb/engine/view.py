@@ -16,7 +16,8 @@ records match, ``k`` come back.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import operator
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -32,12 +33,24 @@ from slabdb.query.scoring import higher_is_better
 F32 = npt.NDArray[np.float32]
 
 
-@dataclass(frozen=True)
 class Hit:
-    """One query result: the current version of a record and its score."""
+    """One query result: a record's id and score; its current version is read on demand
+    (a query that returns neither values nor metadata never decodes them)."""
 
-    score: float
-    version: RecordVersion
+    __slots__ = ("_row", "_source", "id", "score")
+
+    def __init__(self, score: float, record_id: str, source: Source, row: int) -> None:
+        self.score = score
+        self.id = record_id
+        self._source = source
+        self._row = row
+
+    @property
+    def version(self) -> RecordVersion:
+        return self._source.version(self._row)
+
+    def __repr__(self) -> str:
+        return f"Hit(id={self.id!r}, score={self.score!r})"
 
 
 def _visible(sources: Sequence[Source]) -> tuple[Source, ...]:
@@ -68,6 +81,14 @@ class NamespaceView:
         """Every write up to this LSN is visible in this view."""
         self._pair_cache = pair_cache if pair_cache is not None else {}
         self._shadows: dict[int, npt.NDArray[np.int64]] = {}
+        # An empty source (the usual idle memtable) holds no candidate and shadows
+        # nothing: queries skip it, and no candidate is checked against it.
+        self._searched = tuple(p for p, src in enumerate(self.sources) if src.scan_rows > 0)
+        self._heavy = tuple(p for p in self._searched if self.sources[p].worth_a_thread)
+        self._newer = tuple(
+            tuple(self.sources[q] for q in self._searched if q < p)
+            for p in range(len(self.sources))
+        )
 
     @staticmethod
     def _superseded_rows(older: Source, newer: Source) -> npt.NDArray[np.int64]:
@@ -117,7 +138,7 @@ class NamespaceView:
         return None if version.deleted else version
 
     def _is_current(self, position: int, record_id: str, lsn: int) -> bool:
-        for src in self.sources[:position]:
+        for src in self._newer[position]:
             newer = src.lsn_of(record_id)
             if newer is not None and supersedes(newer, lsn):
                 return False
@@ -167,27 +188,25 @@ class NamespaceView:
         executor: Executor | None = None,
     ) -> list[Hit]:
         """The exact top-k current records matching ``expr``, best first."""
-        if top_k <= 0 or not self.sources:
+        if top_k <= 0 or not self._searched:
             return []
         request = _Search(vector, sparse, metric, top_k, expr)
-        run: Callable[[int], list[tuple[float, int]]] = functools.partial(self._gather, request)
-        return self._merge(self._scatter(run, executor), metric, top_k)
+        return self._merge(self._scatter(request, executor), metric, top_k)
 
-    def _scatter(
-        self, run: Callable[[int], list[tuple[float, int]]], executor: Executor | None
-    ) -> list[list[tuple[float, int]]]:
-        """Every source's candidates; on the pool only when two or more sources pay for it.
+    def _scatter(self, req: _Search, executor: Executor | None) -> list[_Candidates]:
+        """(position, candidates) of every non-empty source; on the pool only when two or
+        more sources pay for it.
 
         Sources worth a thread (:attr:`Source.worth_a_thread`) go to the pool, the rest
         run inline meanwhile; one big source and a handful of small ones run inline.
         """
-        positions = range(len(self.sources))
-        heavy = [p for p in positions if self.sources[p].worth_a_thread]
+        positions, heavy = self._searched, self._heavy
         if executor is None or len(heavy) < 2:
-            return [run(p) for p in positions]
+            return [(p, self._gather(req, p)) for p in positions]
+        run = functools.partial(self._gather, req)
         futures = {p: executor.submit(run, p) for p in heavy[1:]}
         inline = {p: run(p) for p in positions if p not in futures}
-        return [inline[p] if p in inline else futures[p].result() for p in positions]
+        return [(p, inline[p] if p in inline else futures[p].result()) for p in positions]
 
     def _search_source(
         self, req: _Search, pos: int, k: int, exclude: npt.NDArray[np.int64] | None
@@ -195,11 +214,10 @@ class NamespaceView:
         """(current (score, row) candidates among the source's top ``k``, exhausted)."""
         src = self.sources[pos]
         rows, scores = src.search(req.vector, req.sparse, req.metric, k, req.expr, exclude)
-        current = [
-            (float(s), int(r))
-            for r, s in zip(rows, scores, strict=True)
-            if self._is_current(pos, src.id_at(int(r)), src.lsn_at(int(r)))
-        ]
+        pairs = zip(scores.tolist(), rows.tolist(), strict=True)
+        if not self._newer[pos]:  # nothing newer can supersede a row of this source
+            return list(pairs), len(rows) < k
+        current = [(s, r) for s, r in pairs if self._is_current(pos, src.id_at(r), src.lsn_at(r))]
         return current, len(rows) < k
 
     def _gather(self, req: _Search, pos: int) -> list[tuple[float, int]]:
@@ -217,26 +235,35 @@ class NamespaceView:
                 return current[: req.top_k]
             k *= 2
 
-    def _merge(
-        self, per_source: list[list[tuple[float, int]]], metric: str, top_k: int
-    ) -> list[Hit]:
-        sign = 1.0 if higher_is_better(metric) else -1.0
-        merged: list[tuple[float, str, int, int]] = []
-        for pos, hits in enumerate(per_source):
-            src = self.sources[pos]
-            for score, row in hits:
-                merged.append((score, src.id_at(row), pos, row))
-        merged.sort(key=lambda h: (-sign * h[0], h[1]))
+    def _merge(self, per_source: list[_Candidates], metric: str, top_k: int) -> list[Hit]:
+        """The best ``top_k`` candidates by score, ties by id, one per id.
+
+        Sorted by score alone first: ids are read only for the candidates walked (about
+        ``top_k``), and sorted only within a run of equal scores.
+        """
+        sign = -1.0 if higher_is_better(metric) else 1.0
+        merged = [(sign * score, pos, row) for pos, hits in per_source for score, row in hits]
+        merged.sort(key=_sort_key)
         out: list[Hit] = []
         seen: set[str] = set()
-        for score, rid, pos, row in merged:
-            if rid in seen:
-                continue
-            seen.add(rid)
-            out.append(Hit(score=score, version=self.sources[pos].version(row)))
-            if len(out) == top_k:
-                break
+        start = 0
+        while start < len(merged) and len(out) < top_k:
+            end = start + 1
+            while end < len(merged) and merged[end][0] == merged[start][0]:
+                end += 1
+            tied = [(self.sources[pos].id_at(row), pos, row) for _, pos, row in merged[start:end]]
+            tied.sort(key=_sort_key)
+            for rid, pos, row in tied:
+                if rid not in seen and len(out) < top_k:
+                    seen.add(rid)
+                    out.append(Hit(sign * merged[start][0], rid, self.sources[pos], row))
+            start = end
         return out
+
+
+_Candidates = tuple[int, list[tuple[float, int]]]
+"""A source's position in the view and its (score, row) candidates."""
+_sort_key = operator.itemgetter(0)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from slabdb.core import limits
 from slabdb.core.errors import InvalidArgumentError, SlabDBError
 
 SERVICE = "VectorService"
+RAW_MESSAGES = frozenset({"UpsertRequest"})
+"""Requests whose bytes the parser reads again (:attr:`Parsed.raw`)."""
 MAX_RECEIVE_BYTES = 4 * limits.MAX_REQUEST_BYTES
 """grpcio's own limit, well above the API's 2 MB, so that SlabDB (not grpcio) answers
 oversized requests; a request past even this gets grpcio's RESOURCE_EXHAUSTED."""
@@ -37,6 +39,9 @@ class Parsed:
     message: Any = None
     filter: dict[str, Any] | None = None
     error: SlabDBError | None = None
+    raw: bytes | None = None
+    """The request's bytes, kept for an upsert: :mod:`.parse` reads its packed floats
+    straight into a matrix (:func:`.wire.packed_floats`)."""
 
 
 def deserializer(message_cls: Any) -> Callable[[bytes], Parsed]:
@@ -44,6 +49,7 @@ def deserializer(message_cls: Any) -> Callable[[bytes], Parsed]:
     fields = message_cls.DESCRIPTOR.fields_by_name
     filter_number = fields["filter"].number if "filter" in fields else None
     name = message_cls.DESCRIPTOR.name
+    keep_raw = name in RAW_MESSAGES
 
     def deserialize(data: bytes) -> Parsed:
         if len(data) > limits.MAX_REQUEST_BYTES:
@@ -54,7 +60,7 @@ def deserializer(message_cls: Any) -> Callable[[bytes], Parsed]:
                 data, raw_filter = wire.split_field(data, filter_number)
             message = message_cls.FromString(data)
             decoded = None if raw_filter is None else wire.decode_struct(raw_filter)
-            return Parsed(message=message, filter=decoded)
+            return Parsed(message=message, filter=decoded, raw=data if keep_raw else None)
         except SlabDBError as refused:
             return Parsed(error=refused)
         except Exception as exc:  # protobuf's DecodeError (too deep, truncated, ...)

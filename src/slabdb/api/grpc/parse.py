@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from google.protobuf.struct_pb2 import ListValue, Struct, Value
 
+from slabdb.api.grpc import wire
 from slabdb.api.grpc.handlers import Parsed
 from slabdb.api.service.inputs import (
     CreateNamespaceInput,
@@ -27,6 +29,7 @@ from slabdb.api.service.inputs import (
     UpdateInput,
     UpsertInput,
 )
+from slabdb.client.batch import RecordBatch
 
 
 def _optional(msg: Any, field: str) -> Any:
@@ -79,17 +82,33 @@ def _sparse(msg: Any, field: str) -> dict[str, Any] | None:
 
 
 def upsert(parsed: Parsed) -> UpsertInput:
+    """The records as a :class:`RecordBatch`: the values straight from the request's
+    packed floats into one float32 matrix (validated a batch at a time)."""
     req = parsed.message
-    vectors = [
-        {
-            "id": v.id,
-            "values": list(v.values),
-            "metadata": _metadata(v, "metadata"),
-            "sparse_values": _sparse(v, "sparse_values"),
-        }
-        for v in req.vectors
-    ]
-    return UpsertInput(vectors=vectors, namespace=req.namespace)
+    records = req.vectors
+    ids = [v.id for v in records]
+    rows, matrix = _value_rows(parsed, records)
+    metadata = [_metadata(v, "metadata") for v in records]
+    sparse = [_sparse(v, "sparse_values") for v in records]
+    batch = RecordBatch(ids, rows, metadata, sparse, matrix)
+    return UpsertInput(vectors=batch, namespace=req.namespace)
+
+
+def _value_rows(parsed: Parsed, records: Any) -> tuple[list[Any], np.ndarray | None]:
+    """(each record's dense values, the matrix when they share one non-zero length):
+    read from the raw bytes (:func:`.wire.packed_floats`, the very bytes protobuf
+    decoded), or from the decoded message when the bytes are not of the usual shape."""
+    raw = None if parsed.raw is None else wire.packed_floats(parsed.raw, 1, 2)
+    if raw is None or len(raw) != len(records):
+        rows: list[Any] = [list(v.values) for v in records]
+        dims = {len(r) for r in rows}
+        one = len(dims) == 1 and 0 not in dims
+        return rows, np.asarray(rows, dtype=np.float32) if one else None
+    sizes = {len(b) for b in raw}
+    if len(sizes) == 1 and 0 not in sizes:
+        matrix = np.frombuffer(b"".join(raw), dtype="<f4").reshape(len(raw), -1)
+        return list(matrix), matrix
+    return [np.frombuffer(b, dtype="<f4").tolist() for b in raw], None
 
 
 def query(parsed: Parsed) -> QueryInput:

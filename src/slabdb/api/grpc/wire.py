@@ -134,3 +134,82 @@ def _text(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedMessageError("a string in the request is not valid UTF-8") from None
+
+
+def packed_floats(data: bytes, outer: int, inner: int) -> list[bytes] | None:
+    """For each occurrence of the message field ``outer`` of ``data``, the raw
+    little-endian float32 bytes of its ``repeated float`` field ``inner`` (packed or
+    not, occurrences concatenated as protobuf merges them); None when the bytes are not
+    that shape (the caller then reads the decoded message instead).
+
+    This is how an upsert's vectors become one numpy matrix without a Python float
+    per value (a loop per field, not per value: about 1 µs a record).
+    """
+    out: list[bytes] = []
+    try:
+        for number, wire_type, start, end in _spans(data, 0, len(data)):
+            if number != outer:
+                continue
+            if wire_type != LENGTH_DELIMITED:
+                return None
+            quick = _last_field_payload(data, start, end, inner)
+            if quick is not None:
+                out.append(quick)
+                continue
+            parts = [
+                data[s:e] if kind == LENGTH_DELIMITED else data[e - 4 : e]
+                for field, kind, s, e in _spans(data, start, end)
+                if field == inner and kind in (LENGTH_DELIMITED, FIXED32)
+            ]
+            if any(len(p) % 4 for p in parts):
+                return None
+            out.append(parts[0] if len(parts) == 1 else b"".join(parts))
+    except MalformedMessageError:
+        return None
+    return out
+
+
+def _last_field_payload(buf: bytes, start: int, end: int, inner: int) -> bytes | None:
+    """The usual layout, read without a walk: a short field 1 (an id), then the packed
+    field ``inner`` running to the end of the record. None for anything else."""
+    if end - start < 3 or buf[start] != 0x0A or buf[start + 1] >= 0x80:
+        return None
+    pos = start + 2 + buf[start + 1]
+    if pos >= end or buf[pos] != (inner << 3 | LENGTH_DELIMITED):
+        return None
+    size, pos = _varint(buf, pos + 1)
+    if pos + size != end or size % 4:
+        return None
+    return buf[pos:end]
+
+
+def _spans(buf: bytes, pos: int, stop: int) -> list[tuple[int, int, int, int]]:
+    """(number, wire type, start, end) of each field in ``buf[pos:stop]``, copying
+    nothing: ``start:end`` is a length-delimited field's payload; for the other wire
+    types ``end`` is where the value ends."""
+    out = []
+    while pos < stop:
+        start = pos
+        tag = buf[pos]
+        if tag < 0x80:  # one-byte varints: nearly every tag and short length
+            pos += 1
+        else:
+            tag, pos = _varint(buf, pos)
+        number, wire_type = tag >> 3, tag & 7
+        if wire_type == LENGTH_DELIMITED:
+            size = buf[pos] if pos < stop else 0x80
+            if size < 0x80:
+                pos += 1
+            else:
+                size, pos = _varint(buf, pos)
+            start, pos = pos, pos + size
+        elif wire_type == VARINT:
+            _, pos = _varint(buf, pos)
+        elif wire_type in (FIXED64, FIXED32):
+            pos += 8 if wire_type == FIXED64 else 4
+        else:
+            raise MalformedMessageError(f"unsupported protobuf wire type {wire_type}")
+        if pos > stop or number == 0:
+            raise MalformedMessageError("the request is not a valid protobuf message (truncated)")
+        out.append((number, wire_type, start, pos))
+    return out

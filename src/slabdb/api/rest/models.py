@@ -20,6 +20,7 @@ from slabdb.api.service.inputs import (
     UpdateInput,
     UpsertInput,
 )
+from slabdb.client.batch import RecordBatch
 
 
 class _Body(BaseModel):
@@ -45,21 +46,21 @@ class VectorIn(_Body):
     sparse_values: SparseValuesIn | None = Field(default=None, alias="sparseValues")
     metadata: dict[str, Any] | None = None
 
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "values": self.values if self.values is not None else [],
-            "metadata": self.metadata,
-            "sparse_values": _sparse(self.sparse_values),
-        }
-
 
 class UpsertRequest(_Body):
     vectors: list[VectorIn]
     namespace: StrictStr | None = None
 
     def to_input(self) -> UpsertInput:
-        return UpsertInput(vectors=[v.to_record() for v in self.vectors], namespace=self.namespace)
+        """The records as columns (values stacked by numpy, validated per batch)."""
+        vs = self.vectors
+        batch = RecordBatch.from_rows(
+            [v.id for v in vs],
+            [v.values if v.values is not None else [] for v in vs],
+            [v.metadata for v in vs],
+            [_sparse(v.sparse_values) for v in vs],
+        )
+        return UpsertInput(vectors=batch, namespace=self.namespace)
 
 
 class QueryRequest(_Body):

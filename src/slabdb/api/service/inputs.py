@@ -8,6 +8,7 @@ vectors are ``{"indices": [...], "values": [...]}`` dicts; filters and metadata 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,9 @@ JsonObject = dict[str, Any]
 
 @dataclass(frozen=True, kw_only=True)
 class UpsertInput:
-    vectors: list[JsonObject]
-    """Records as ``{"id", "values", "sparse_values", "metadata"}`` dicts."""
+    vectors: Sequence[JsonObject]
+    """Records as ``{"id", "values", "sparse_values", "metadata"}`` dicts (servers pass a
+    :class:`slabdb.client.batch.RecordBatch`, the same records as columns)."""
     namespace: str | None = None
 
 
