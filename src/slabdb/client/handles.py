@@ -1,14 +1,18 @@
 """Open namespace engines of one client, and the rule for writing through a stale one.
 
 One :class:`~slabdb.engine.namespace.Namespace` per (index, index incarnation, namespace),
-opened on first use and kept until the namespace or its index is deleted.  Opening reads
-the manifest, slabs and WAL, so it holds only that namespace's lock: requests to other
-namespaces are not stalled meanwhile.
+opened on first use and kept until the namespace or its index is deleted, or until it is
+evicted: beyond ``EngineConfig.max_open_namespaces`` open engines, the least recently
+used *idle* ones (nothing in their memtables: everything they hold is in slabs, which
+are memory-mapped or cached, and the log) are dropped; the next request reopens them.
+Opening reads the manifest, slab footers and WAL, so it holds only that namespace's
+lock: requests to other namespaces are not stalled meanwhile.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +36,10 @@ class NamespaceHandles:
         self._catalog = catalog
         self._config = config
         self._lock = threading.RLock()
-        self._open: dict[HandleKey, Namespace] = {}
+        self._open: OrderedDict[HandleKey, Namespace] = OrderedDict()
+        """Open engines, least recently used first."""
+        self.evicted = 0
+        """Idle engines dropped to stay within ``max_open_namespaces``."""
         self._opening: dict[HandleKey, threading.Lock] = {}
         self._closed = False
         self.on_frozen: Callable[[Namespace], None] | None = None
@@ -72,6 +79,7 @@ class NamespaceHandles:
         with self._lock:
             engine = self._open.get(key)
             if engine is not None and not engine.deleted:
+                self._open.move_to_end(key)
                 return engine
             opening = self._opening.setdefault(key, threading.Lock())
         with opening:
@@ -85,7 +93,21 @@ class NamespaceHandles:
             with self._lock:
                 self._open[key] = engine
                 self._opening.pop(key, None)
+                self._evict_idle()
             return engine
+
+    def _evict_idle(self) -> None:
+        """Drop least recently used idle engines while more than the budget are open."""
+        excess = len(self._open) - self._config.max_open_namespaces
+        for key in list(self._open)[:-1]:  # never the one just opened
+            if excess <= 0:
+                return
+            engine = self._open[key]
+            stats = engine.stats()
+            if engine.deleted or (stats["memtable_rows"] == 0 and stats["frozen_memtables"] == 0):
+                self._open.pop(key)
+                self.evicted += 0 if engine.deleted else 1
+                excess -= 1
 
     def _open_engine(self, cfg: IndexConfig, ns: str, create: bool) -> Namespace | None:
         catalog = self._catalog

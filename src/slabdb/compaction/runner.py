@@ -22,6 +22,9 @@ from slabdb.lsm.manifest import SlabEntry
 from slabdb.slab import SlabBuilder, SlabReader
 from slabdb.storage.keys import slab_key
 
+_GATHER_ROWS = 65_536
+"""Rows gathered from one input per step (bounds the temporary copy)."""
+
 
 @dataclass(frozen=True)
 class BuiltSlab:
@@ -42,7 +45,12 @@ class SlabRows:
 
 
 def _encode(
-    prefix: str, spec: IndexSpec, level: int, rows: SlabRows, ann: AnnConfig | None
+    prefix: str,
+    spec: IndexSpec,
+    level: int,
+    rows: SlabRows,
+    ann: AnnConfig | None,
+    consume_vectors: bool = False,
 ) -> BuiltSlab | None:
     if not rows.ids:
         return None
@@ -57,6 +65,7 @@ def _encode(
         vector_type=spec.vector_type,
         level=level,
         ann=ann,
+        consume_vectors=consume_vectors,
     )
     slab_id = uuid.uuid4().hex
     entry = SlabEntry(
@@ -99,7 +108,7 @@ def build_slab(
         metadata=[v.metadata for v in versions],
         sparse=[v.sparse for v in versions],
     )
-    return _encode(prefix, spec, level, rows, ann)
+    return _encode(prefix, spec, level, rows, ann, consume_vectors=True)
 
 
 def merge_slabs(
@@ -113,8 +122,11 @@ def merge_slabs(
     """Merge ``readers`` into one slab: the newest version of every id, in LSN order.
 
     Tombstones are kept unless ``drop_tombstones`` (nothing older than the inputs
-    remains).  Vectors are gathered per input with one fancy-index each, never row
-    by row, and no per-record objects are built.
+    remains).  Vectors are gathered per input straight into the output's array (which
+    the builder then uses in place), never row by row, and no per-record objects are
+    built.  Inputs are memory-mapped or read by page, so the inputs' vectors are not
+    resident together: each input's pages are let go once gathered, and the peak is
+    about the output's vectors twice (the array and the encoded slab).
     """
     best = newest_per_id(
         (record_id, lsn, (pos, row))
@@ -139,8 +151,11 @@ def merge_slabs(
         if len(mine) == 0:
             continue
         deleted[mine] = reader.deleted[win_row[mine]]
-        if vectors is not None and reader.vectors is not None:
-            vectors[mine] = reader.vectors[win_row[mine]]
+        if vectors is not None and reader.vector_type == "dense":
+            for start in range(0, len(mine), _GATHER_ROWS):
+                part = mine[start : start + _GATHER_ROWS]
+                vectors[part] = reader.vector_rows(win_row[part])
+            reader.release_vectors()
     metadata: list[dict[str, Any] | None] = []
     sparse: list[SparseVector | None] = []
     ids: list[str] = []
@@ -152,4 +167,4 @@ def merge_slabs(
     rows = SlabRows(
         ids=ids, lsns=lsns, deleted=deleted, vectors=vectors, metadata=metadata, sparse=sparse
     )
-    return _encode(prefix, spec, level, rows, ann)
+    return _encode(prefix, spec, level, rows, ann, consume_vectors=True)

@@ -49,6 +49,17 @@ DEFAULT_ANN_EF_CONSTRUCTION = 40
 """HNSW build beam width (faiss ``efConstruction``)."""
 DEFAULT_ANN_TARGET_RECALL = 0.95
 """Recall@10 each slab's search width (``efSearch``) is tuned for at build time."""
+DEFAULT_ANN_IVF_MIN_ROWS = 200_000
+"""Live rows from which a dense slab gets an IVF index with 4-bit PQ fast-scan codes
+instead of HNSW: ~0.13 KB per row in memory against HNSWFlat's second float32 copy
+(1.8 KB per row at 384-d), so a 1M x 384 namespace fits 2 GiB (docs/design/ann.md)."""
+DEFAULT_CACHE_MEMORY_BYTES = 256 * 2**20
+"""Bytes of slab sections fetched from a remote store kept in memory (LRU)."""
+DEFAULT_CACHE_DISK_BYTES = 8 * 2**30
+"""Bytes of slab sections fetched from a remote store kept on local disk (LRU)."""
+DEFAULT_MAX_OPEN_NAMESPACES = 64
+"""Open namespace engines a client keeps; the least recently used idle one beyond this
+is closed (its memtable is empty or flushed; it reopens on its next use)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,11 @@ class AnnConfig:
     ef_construction: int = DEFAULT_ANN_EF_CONSTRUCTION
     target_recall: float = DEFAULT_ANN_TARGET_RECALL
 
+    ivf_min_rows: int = DEFAULT_ANN_IVF_MIN_ROWS
+
     def __post_init__(self) -> None:
+        if self.ivf_min_rows < 1:
+            raise ValueError("ann ivf_min_rows must be at least 1")
         if self.min_rows < 1:
             raise ValueError("ann min_rows must be at least 1")
         if not 0.0 <= self.exact_filter_fraction <= 1.0:
@@ -74,6 +89,22 @@ class AnnConfig:
             raise ValueError("ann hnsw_m must be >= 4 and ef_construction >= 8")
         if not 0.0 < self.target_recall <= 1.0:
             raise ValueError("ann target_recall must be within (0, 1]")
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """Byte budgets of the slab cache for remote object stores (``storage/cache.py``).
+
+    ``disk_dir`` None: a private directory under the system temp dir, per process.
+    Local-directory stores are memory-mapped and bypass the cache."""
+
+    memory_bytes: int = DEFAULT_CACHE_MEMORY_BYTES
+    disk_bytes: int = DEFAULT_CACHE_DISK_BYTES
+    disk_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.memory_bytes < 0 or self.disk_bytes < 0:
+            raise ValueError("cache budgets must be >= 0 bytes")
 
 
 @dataclass(frozen=True)
@@ -89,6 +120,8 @@ class EngineConfig:
     background_interval_seconds: float = DEFAULT_BACKGROUND_INTERVAL_SECONDS
     query_threads: int = DEFAULT_QUERY_THREADS
     ann: AnnConfig = field(default_factory=AnnConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    max_open_namespaces: int = DEFAULT_MAX_OPEN_NAMESPACES
     background: bool = True
     """Run flush, compaction and GC in a background thread (tests may drive them by hand)."""
     builder_lease: bool = False
@@ -108,6 +141,8 @@ class EngineConfig:
             raise ValueError("max_level must be at least 1")
         if self.query_threads < 0:
             raise ValueError("query_threads must be >= 0 (0 = one per core)")
+        if self.max_open_namespaces < 1:
+            raise ValueError("max_open_namespaces must be at least 1")
 
 
 class Settings(BaseSettings):
@@ -126,6 +161,11 @@ class Settings(BaseSettings):
     ann_enabled: bool = DEFAULT_ANN_ENABLED
     ann_min_rows: int = DEFAULT_ANN_MIN_ROWS
     ann_exact_filter_fraction: float = DEFAULT_ANN_EXACT_FILTER_FRACTION
+    ann_ivf_min_rows: int = DEFAULT_ANN_IVF_MIN_ROWS
+    cache_memory_bytes: int = DEFAULT_CACHE_MEMORY_BYTES
+    cache_disk_bytes: int = DEFAULT_CACHE_DISK_BYTES
+    cache_dir: str | None = None
+    max_open_namespaces: int = DEFAULT_MAX_OPEN_NAMESPACES
     builder_lease: bool = False
 
     def engine_config(self) -> EngineConfig:
@@ -138,9 +178,16 @@ class Settings(BaseSettings):
             refresh_interval_seconds=self.refresh_interval_seconds,
             query_threads=self.query_threads,
             builder_lease=self.builder_lease,
+            max_open_namespaces=self.max_open_namespaces,
             ann=AnnConfig(
                 enabled=self.ann_enabled,
                 min_rows=self.ann_min_rows,
                 exact_filter_fraction=self.ann_exact_filter_fraction,
+                ivf_min_rows=self.ann_ivf_min_rows,
+            ),
+            cache=CacheConfig(
+                memory_bytes=self.cache_memory_bytes,
+                disk_bytes=self.cache_disk_bytes,
+                disk_dir=self.cache_dir,
             ),
         )

@@ -43,6 +43,7 @@ from slabdb.lsm.manifest import ManifestRecord, ManifestStore, SlabEntry
 from slabdb.memtable import Memtable
 from slabdb.slab import SlabReader
 from slabdb.storage.base import ObjectStore
+from slabdb.storage.cache import shared_cache
 from slabdb.wal import WalWriter, encode_ops, find_gap, read_wal, wal_gap_message, wal_key
 
 log = logging.getLogger(__name__)
@@ -170,11 +171,12 @@ class Namespace:
         for entry in manifest.slabs:
             reader = known.get(entry.id)
             if reader is None:
-                try:
-                    data = self.store.get(entry.key).data
+                try:  # memory-mapped (local directory) or read by range through the cache
+                    reader = SlabReader.from_store(
+                        self.store, entry.key, entry.size_bytes, shared_cache(self.config.cache)
+                    )
                 except ObjectNotFoundError as exc:
                     raise ObjectNotFoundError(f"slab {entry.key} is missing") from exc
-                reader = SlabReader.from_bytes(data, where=entry.key)
             out[entry.id] = reader
         return out
 
@@ -427,7 +429,13 @@ class Namespace:
         if built is None:
             return None
         self.store.put_if_absent(built.entry.key, built.data)
-        reader = SlabReader.from_bytes(built.data)
+        reader = SlabReader.from_store(
+            self.store,
+            built.entry.key,
+            len(built.data),
+            shared_cache(self.config.cache),
+            data=built.data,
+        )
         with self._lock:
             self._readers.setdefault(built.entry.id, reader)
         return built.entry

@@ -30,6 +30,7 @@ beam widens with k and with 1/sqrt(selectivity) of the filter (:func:`ef_for`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ from pyroaring import AbstractBitMap
 
 from slabdb.core.config import AnnConfig
 from slabdb.core.errors import CorruptionError
+from slabdb.slab import ann_ivf as ivf
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -89,6 +91,10 @@ class AnnParams:
     exact_rows_per_ef: float
     tuned_recall: float
     format: int = ANN_FORMAT
+    nlist: int = 0
+    """IVF only: inverted lists (``ef_search`` then holds the tuned nprobe)."""
+    rerank: int = 0
+    """IVF only: the tuned re-rank depth (candidates re-scored exactly) for k = 10."""
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -100,39 +106,63 @@ class AnnParams:
             params = cls(**doc)
         except (ValueError, TypeError) as exc:
             raise CorruptionError(f"slab ANN parameters do not decode: {exc}") from exc
-        if params.format != ANN_FORMAT or params.kind != HNSW_KIND:
+        if params.format != ANN_FORMAT or params.kind not in (HNSW_KIND, ivf.IVF_KIND):
             raise CorruptionError(f"unsupported slab ANN index {params.kind!r} v{params.format}")
         if params.metric not in _FAISS_METRIC or params.ef_search < 1 or params.rows < 0:
             raise CorruptionError("slab ANN parameters are invalid")
+        if params.kind == ivf.IVF_KIND and (params.nlist < 1 or params.rerank < 1):
+            raise CorruptionError("slab IVF parameters are invalid")
         return params
 
 
-def to_index_space(vectors: F32, metric: str) -> F32:
-    """Vectors as the graph sees them: unit length for cosine, as stored otherwise."""
+def to_index_space(vectors: F32, metric: str, *, owned: bool = False) -> F32:
+    """Vectors as the index sees them: unit length for cosine, as stored otherwise.
+
+    ``owned``: ``vectors`` is a temporary of the caller's, normalized in place (no copy)."""
     out = np.ascontiguousarray(vectors, dtype=np.float32)
     if metric != "cosine":
         return out
-    norms = np.linalg.norm(out, axis=-1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        unit = np.where(norms > 0, out / norms, 0.0)
-    return np.ascontiguousarray(unit, dtype=np.float32)
+    if (out is vectors and not owned) or not out.flags.writeable:
+        out = out.copy()
+    norms = np.sqrt(np.einsum("...i,...i->...", out, out))[..., None]  # no (n, d) temporary
+    norms[norms == 0] = 1.0
+    out /= norms
+    return out
 
 
 def build_ann_sections(
     vectors: F32, deleted: npt.NDArray[np.bool_], metric: str, config: AnnConfig | None
 ) -> dict[str, Any]:
-    """The ANN sections for a dense slab, or ``{}`` when it is too small (or ANN is off)."""
+    """The ANN sections for a dense slab, or ``{}`` when it is too small (or ANN is off):
+    IVF-PQ fast-scan from ``config.ivf_min_rows`` live rows, HNSW below."""
     if config is None or not config.enabled:
         return {}
     live_rows = np.flatnonzero(~np.asarray(deleted, dtype=np.bool_)).astype(np.int64)
     if len(live_rows) < config.min_rows or len(live_rows) == 0:
         return {}
-    space = to_index_space(vectors[live_rows], metric)
+    if len(live_rows) >= config.ivf_min_rows:
+        index, params = _build_ivf(vectors, live_rows, metric, config)
+    else:
+        index, params = _build_hnsw(vectors, live_rows, metric, config)
+    return {
+        ANN_PARAMS_SECTION: params.to_bytes(),
+        ANN_INDEX_SECTION: np.asarray(faiss.serialize_index(index), dtype=np.uint8),
+    }
+
+
+def _build_hnsw(
+    vectors: F32, live_rows: I64, metric: str, config: AnnConfig
+) -> tuple[Any, AnnParams]:
+    space = to_index_space(vectors[live_rows], metric, owned=True)
     graph = faiss.IndexHNSWFlat(space.shape[1], config.hnsw_m, _FAISS_METRIC[metric])
     graph.hnsw.efConstruction = config.ef_construction
     index = faiss.IndexIDMap(graph)
     index.add_with_ids(space, live_rows)
-    ef, recall = _tune_ef_search(index, space, live_rows, metric, config.target_recall)
+    rows = _SpaceRows(space, None, metric)
+    ef, recall = _tune(
+        lambda q, k, width: _hnsw_labels(index, q, k, width), rows, live_rows, metric,
+        EF_LADDER, config.target_recall, rerank=None,
+    )  # fmt: skip
     params = AnnParams(
         kind=HNSW_KIND,
         metric=metric,
@@ -144,43 +174,149 @@ def build_ann_sections(
         exact_rows_per_ef=config.exact_rows_per_ef,
         tuned_recall=recall,
     )
-    return {
-        ANN_PARAMS_SECTION: params.to_bytes(),
-        ANN_INDEX_SECTION: np.asarray(faiss.serialize_index(index), dtype=np.uint8),
-    }
+    return index, params
 
 
-def _exact_neighbours(space: F32, queries: F32, metric: str, k: int) -> I64:
-    """Positions (into ``space``) of each query's exact top ``k``, in the graph's space."""
-    if metric == "euclidean":
-        sq = np.einsum("ij,ij->i", space, space)
-        keys = -(sq[None, :] - 2.0 * (queries @ space.T))
-    else:
-        keys = queries @ space.T
-    k = min(k, space.shape[0])
-    part = np.argpartition(-keys, k - 1, axis=1)[:, :k]
-    return part.astype(np.int64)
+def _build_ivf(
+    vectors: F32, live_rows: I64, metric: str, config: AnnConfig
+) -> tuple[Any, AnnParams]:
+    """Train on a sample, add in chunks: no second copy of every vector is made."""
+    n, dim = len(live_rows), int(vectors.shape[1])
+    index = ivf.new_index(dim, n, _FAISS_METRIC[metric])
+    nlist = ivf.nlist_for(n)
+    rng = np.random.default_rng(n)
+    sample = np.sort(rng.choice(n, size=min(n, ivf.TRAIN_POINTS_PER_LIST * nlist), replace=False))
+    index.train(to_index_space(vectors[live_rows[sample]], metric, owned=True))
+    for start in range(0, n, ivf.ADD_CHUNK_ROWS):
+        rows = live_rows[start : start + ivf.ADD_CHUNK_ROWS]
+        index.add_with_ids(to_index_space(vectors[rows], metric, owned=True), rows)
+    space = _SpaceRows(vectors, live_rows, metric)
+
+    def labels(queries: F32, k: int, nprobe: int) -> I64:
+        params = faiss.SearchParametersIVF(nprobe=nprobe)  # type: ignore[call-arg]
+        return np.asarray(index.search(queries, k, params=params)[1], dtype=np.int64)
+
+    generous = min(nlist, ivf.TUNING_NPROBE)
+    rerank, recall = _tune(
+        lambda q, k, _depth: labels(q, k, generous), space, live_rows, metric,
+        ivf.RERANK_LADDER, config.target_recall, rerank=lambda depth: depth,
+    )  # fmt: skip
+    ladder = tuple(p for p in ivf.NPROBE_LADDER if p <= generous) or (generous,)
+    nprobe, recall = _tune(
+        labels, space, live_rows, metric, ladder, config.target_recall,
+        rerank=lambda _nprobe: rerank,
+    )  # fmt: skip
+    params = AnnParams(
+        kind=ivf.IVF_KIND,
+        metric=metric,
+        rows=n,
+        hnsw_m=0,
+        ef_construction=0,
+        ef_search=nprobe,
+        exact_filter_fraction=config.exact_filter_fraction,
+        exact_rows_per_ef=config.exact_rows_per_ef,
+        tuned_recall=recall,
+        nlist=nlist,
+        rerank=rerank,
+    )
+    return index, params
 
 
-def _tune_ef_search(
-    index: Any, space: F32, live_rows: I64, metric: str, target: float
+class _SpaceRows:
+    """Rows of the index space by position among the live rows, without materializing
+    it (IVF: normalized on the fly, chunk by chunk)."""
+
+    CHUNK = 16_384
+    """Rows per chunk (the exact top-k of the tuning queries holds ~10 bytes per query
+    and row of a chunk)."""
+
+    def __init__(self, source: F32, live_rows: I64 | None, metric: str) -> None:
+        self._source, self._live, self._metric = source, live_rows, metric
+        self.n = len(source) if live_rows is None else len(live_rows)
+
+    def take(self, positions: I64) -> F32:
+        if self._live is None:
+            return np.ascontiguousarray(self._source[positions])
+        return to_index_space(self._source[self._live[positions]], self._metric, owned=True)
+
+    def chunks(self) -> Any:
+        for start in range(0, self.n, self.CHUNK):
+            yield start, self.take(np.arange(start, min(self.n, start + self.CHUNK)))
+
+
+def _hnsw_labels(index: Any, queries: F32, k: int, ef: int) -> I64:
+    params = faiss.SearchParametersHNSW(efSearch=max(ef, k))  # type: ignore[attr-defined]
+    return np.asarray(index.search(queries, k, params=params)[1], dtype=np.int64)
+
+
+def _keys(space: F32, queries: F32, metric: str) -> npt.NDArray[np.float32]:
+    """Higher is better, in the index space (inner product, or -L2² up to a constant)."""
+    dots = queries @ space.T
+    if metric != "euclidean":
+        return dots
+    return -(np.einsum("ij,ij->i", space, space)[None, :] - 2.0 * dots)
+
+
+def _exact_neighbours(space: _SpaceRows, queries: F32, metric: str, k: int) -> I64:
+    """Positions (among the live rows) of each query's exact top ``k``, chunk by chunk."""
+    best_pos = np.empty((len(queries), 0), dtype=np.int64)
+    best_key = np.empty((len(queries), 0), dtype=np.float32)
+    for start, chunk in space.chunks():
+        keys = np.concatenate([best_key, _keys(chunk, queries, metric)], axis=1)
+        keep = min(k, keys.shape[1])
+        part = np.argpartition(-keys, keep - 1, axis=1)[:, :keep]
+        best_key = np.take_along_axis(keys, part, axis=1)
+        # a column below best_pos's width is an earlier best, above it a row of the chunk
+        width = best_pos.shape[1]
+        earlier = np.zeros_like(part)
+        if width:
+            earlier = np.take_along_axis(best_pos, np.minimum(part, width - 1), axis=1)
+        best_pos = np.where(part < width, earlier, part - width + start).astype(np.int64)
+    return best_pos
+
+
+def _tune(
+    labels: Any,
+    space: _SpaceRows,
+    live_rows: I64,
+    metric: str,
+    ladder: tuple[int, ...],
+    target: float,
+    rerank: Callable[[int], int] | None,
 ) -> tuple[int, float]:
-    """The smallest efSearch on :data:`EF_LADDER` reaching the tuning recall (and it)."""
+    """The smallest width on ``ladder`` whose recall@10 (after the exact re-rank of
+    ``rerank(width)`` candidates, if given) reaches the tuning goal, and that recall."""
     queries, own = _tuning_queries(space, live_rows)
     k = min(TUNING_K + 1, len(live_rows))  # +1: a query's own row is left out on both sides
     truth = live_rows[_exact_neighbours(space, queries, metric, k)]
     goal = min(1.0, target + TUNING_MARGIN)
     recall = 0.0
-    for ef in EF_LADDER:
-        params = faiss.SearchParametersHNSW(efSearch=max(ef, k))  # type: ignore[attr-defined]
-        _dist, found = index.search(queries, k, params=params)
+    for width in ladder:
+        found = labels(queries, k if rerank is None else rerank(width), width)
+        if rerank is not None:
+            found = _reranked(found, space, live_rows, queries, metric, k)
         recall = _recall_without_self(found, truth, own)
         if recall >= goal:
-            return ef, recall
-    return EF_LADDER[-1], recall
+            return width, recall
+    return ladder[-1], recall
 
 
-def _tuning_queries(space: F32, live_rows: I64) -> tuple[F32, I64]:
+def _reranked(
+    found: I64, space: _SpaceRows, live_rows: I64, queries: F32, metric: str, k: int
+) -> I64:
+    """Each query's top ``k`` of its candidates by exact score (-1 padded)."""
+    out = np.full((len(found), k), -1, dtype=np.int64)
+    for i, cand in enumerate(found):
+        cand = cand[cand >= 0]
+        if not len(cand):
+            continue
+        keys = _keys(space.take(np.searchsorted(live_rows, cand)), queries[i : i + 1], metric)[0]
+        top = cand[np.argsort(-keys, kind="stable")[:k]]
+        out[i, : len(top)] = top
+    return out
+
+
+def _tuning_queries(space: _SpaceRows, live_rows: I64) -> tuple[F32, I64]:
     """Half sample rows (their own row is left out), half midpoints of two random rows.
 
     Midpoints fall between clusters, where a graph search is hardest: real queries are
@@ -191,8 +327,8 @@ def _tuning_queries(space: F32, live_rows: I64) -> tuple[F32, I64]:
     half = max(1, min(TUNING_QUERIES, n) // 2)
     rows = rng.choice(n, size=half, replace=False)
     pairs = rng.integers(0, n, size=(half, 2))
-    midpoints = (space[pairs[:, 0]] + space[pairs[:, 1]]) / 2.0
-    queries = np.ascontiguousarray(np.concatenate([space[rows], midpoints]), dtype=np.float32)
+    midpoints = (space.take(pairs[:, 0]) + space.take(pairs[:, 1])) / 2.0
+    queries = np.ascontiguousarray(np.concatenate([space.take(rows), midpoints]), dtype=np.float32)
     own = np.concatenate([live_rows[rows], np.full(half, -1, dtype=np.int64)])
     return queries, own
 
@@ -207,7 +343,7 @@ def _recall_without_self(found: I64, truth: I64, own: I64) -> float:
 
 
 class AnnIndex:
-    """A slab's loaded HNSW index; thread-safe for concurrent searches."""
+    """A slab's loaded ANN index (HNSW or IVF-PQ); thread-safe for concurrent searches."""
 
     def __init__(self, params: AnnParams, index: Any) -> None:
         self.params = params
@@ -235,44 +371,62 @@ class AnnIndex:
         """Candidate rows for a top-``k`` query restricted to ``candidates``, or None.
 
         None means "search exactly": the candidates are too few (below the index's
-        ``exact_filter_fraction`` of its rows, or fewer than ``exact_rows_per_ef``
-        times the widened beam, so scanning them is cheaper), or the graph found fewer
-        than ``min(k, len(candidates))`` of them.
+        ``exact_filter_fraction`` of its rows, or an exact search of them costs less
+        than the widened ANN search plus its re-rank), or the index found fewer than
+        ``min(k, len(candidates))`` of them.
         """
-        m, want = len(candidates), candidate_count(k)
+        m = len(candidates)
         selectivity = m / self.params.rows if self.params.rows else 0.0
         if selectivity < self.params.exact_filter_fraction:
             return None
         exact_cost = min(GATHERED_ROW_COST * m, n_rows)  # in whole-scan rows
-        if exact_cost < self.params.exact_rows_per_ef * ef_for(
-            self.params.ef_search, want, selectivity
-        ):
-            return None  # an exact search costs less than the widened graph search
+        if exact_cost < self._search_cost(k, selectivity):
+            return None
         bits = None
-        if m < live_rows:  # a filter or excluded rows: the graph's ID selector
+        if m < live_rows:  # a filter or excluded rows: the index's ID selector
             mask = np.zeros(n_rows + (-n_rows % 8), dtype=np.bool_)
             mask[np.frombuffer(candidates.to_array(), dtype=np.uint32)] = True
             bits = np.packbits(mask, bitorder="little")
-        rows = self.candidates(query, want, bits, selectivity)
+        rows = self.candidates(query, k, bits, selectivity)
         return rows if len(rows) >= min(k, m) else None
+
+    @property
+    def is_ivf(self) -> bool:
+        return self.params.kind == ivf.IVF_KIND
+
+    def _search_cost(self, k: int, selectivity: float) -> float:
+        """An ANN search's cost in rows of an exact whole-slab scan."""
+        p = self.params
+        if not self.is_ivf:
+            return p.exact_rows_per_ef * ef_for(p.ef_search, candidate_count(k), selectivity)
+        nprobe = ivf.nprobe_for(p.ef_search, k, selectivity, p.nlist)
+        scanned = ivf.scanned_codes(nprobe, p.rows, p.nlist)
+        depth = ivf.rerank_count(k, p.rerank)
+        return GATHERED_ROW_COST * depth + ivf.FAST_SCAN_CODE_COST * scanned
 
     def candidates(
         self, query: F32, k: int, allowed_bits: npt.NDArray[np.uint8] | None, selectivity: float
     ) -> I64:
-        """Rows the graph proposes for ``query`` (at most ``k``, sorted by row).
+        """Rows the index proposes for a top-``k`` ``query`` (sorted by row), to re-rank.
 
         ``allowed_bits`` is a little-endian packed bitmap over the slab's rows (faiss
-        ``IDSelectorBitmap``): the graph then only returns allowed rows, and the beam
-        widens by ``1 / sqrt(selectivity)`` (:func:`ef_for`) so enough of them are reached.
+        ``IDSelectorBitmap``): the index then only returns allowed rows, and the search
+        widens with 1/selectivity (:func:`ef_for`, :func:`~slabdb.slab.ann_ivf.nprobe_for`)
+        so enough of them are reached.
         """
-        ef = ef_for(self.params.ef_search, k, selectivity)
         selector = None
         if allowed_bits is not None:
             selector = faiss.IDSelectorBitmap(len(allowed_bits) * 8, faiss.swig_ptr(allowed_bits))
-        params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)  # type: ignore[attr-defined]
         q = to_index_space(query.reshape(1, -1), self.params.metric)
-        _dist, labels = self._index.search(q, k, params=params)
-        rows = labels[0]
+        if self.is_ivf:
+            nprobe = ivf.nprobe_for(self.params.ef_search, k, selectivity, self.params.nlist)
+            depth = ivf.rerank_count(k, self.params.rerank)
+            rows = ivf.search(self._index, q, depth, nprobe, selector)
+        else:
+            want = candidate_count(k)
+            ef = ef_for(self.params.ef_search, want, selectivity)
+            params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)  # type: ignore[attr-defined]
+            rows = self._index.search(q, want, params=params)[1][0]
         return np.sort(rows[rows >= 0]).astype(np.int64)
 
 

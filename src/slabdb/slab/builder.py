@@ -10,6 +10,8 @@ lsns                <u8 (n,)   LSN of each row's version
 deleted             |b1 (n,)   True for tombstones (id and LSN only)
 vectors             <f4 (n,d)  dense values, full fidelity (tombstone rows are zero)
 norms               <f4 (n,)   L2 norm of each vector (``scoring.vector_norms``)
+vector_page_crc     <u4 (p,)   CRC-32 of each page of ``vectors`` (``backing.rows_per_page``
+                               rows), so a ranged read checks just the pages it fetched
 metadata_present    |b1 (n,)   the row has a metadata dict (possibly empty)
 metadata            bytes      JSON ``{"columns": {field: [value or null per row]}}``
 metadata_index      bytes      :class:`~slabdb.filters.metadata_index.MetadataIndex`
@@ -18,7 +20,9 @@ postings_*          arrays     inverted index: terms, indptr, rows, values
 ==================  =========  ==========================================================
 
 ``vectors``/``norms`` exist for ``vector_type="dense"``; the sparse sections exist when
-any row has a sparse vector (always for ``vector_type="sparse"``).  With an ``ann``
+any row has a sparse vector (always for ``vector_type="sparse"``).  Order: the sections
+a query needs first and together (``backing.HOT_SECTIONS``), then ``metadata``, then
+``vectors`` (extra sections after them).  With an ``ann``
 config, a dense slab of at least ``ann.min_rows`` live rows also gets the
 ``ann_params``/``ann_index`` sections (:mod:`slabdb.slab.ann`).  Callers may add
 their own sections (an ANN index, a quantized copy) with ``extra_sections``; readers
@@ -40,6 +44,7 @@ from slabdb.core.values import METRICS, VECTOR_TYPES, SparseVector
 from slabdb.filters.metadata_index import MetadataIndex
 from slabdb.query.scoring import vector_norms
 from slabdb.slab.ann import ANN_SECTIONS, build_ann_sections
+from slabdb.slab.backing import VECTOR_PAGE_CRC_SECTION, page_crcs
 from slabdb.slab.format import Section, SlabStats, encode_slab
 from slabdb.slab.sparse import Postings, SparseRows
 
@@ -53,6 +58,7 @@ RESERVED_SECTIONS = frozenset(
         "deleted",
         "vectors",
         "norms",
+        VECTOR_PAGE_CRC_SECTION,
         "metadata_present",
         "metadata",
         "metadata_index",
@@ -91,6 +97,7 @@ class SlabBuilder:
         level: int,
         extra_sections: Mapping[str, bytes | npt.NDArray[Any]] | None = None,
         ann: AnnConfig | None = None,
+        consume_vectors: bool = False,
     ) -> tuple[bytes, SlabStats]:
         """Encode one slab; returns its bytes and its :class:`SlabStats`.
 
@@ -98,6 +105,8 @@ class SlabBuilder:
         ``deleted=True`` are tombstones: their vector is stored as zeros and their
         metadata and sparse vector are dropped.  Metadata must already be validated.
         ``ann`` (None: never) decides whether a dense slab gets an ANN index.
+        ``consume_vectors``: ``vectors`` is the caller's scratch float32 array, used (and
+        its tombstone rows zeroed) in place instead of copied.
         """
         n = len(ids)
         lsn_arr = np.asarray(lsns, dtype=np.uint64).reshape(-1)
@@ -107,28 +116,34 @@ class SlabBuilder:
         )
         live_rows = ~del_arr
         dead_rows = del_arr.tolist()
-        sections: list[tuple[str, Section]] = [
+        hot: list[tuple[str, Section]] = [
             ("ids", _json_bytes(list(ids))),
             ("lsns", lsn_arr),
             ("deleted", del_arr),
         ]
+        tail: list[tuple[str, Section]] = []
         dim: int | None = None
         if vector_type == "dense":
             assert vectors is not None
             dim = int(np.shape(vectors)[1])
-            dense = _dense_matrix(vectors, del_arr)
-            sections += [("vectors", dense), ("norms", vector_norms(dense))]
-            sections += list(build_ann_sections(dense, del_arr, metric, ann).items())
+            dense = _dense_matrix(vectors, del_arr, consume_vectors)
+            hot += [("norms", vector_norms(dense)), (VECTOR_PAGE_CRC_SECTION, page_crcs(dense))]
+            hot += list(build_ann_sections(dense, del_arr, metric, ann).items())
+            tail.append(("vectors", dense))
         md_rows = [None if dead else md for md, dead in zip(metadata, dead_rows, strict=True)]
         index = MetadataIndex.build(md_rows)
-        sections += _metadata_sections(md_rows, index)
+        present, columns = _metadata_sections(md_rows, index)
+        hot += [present, ("metadata_index", index.to_bytes())]
         sparse_rows: list[SparseVector | None] = (
             [None if dead else sv for sv, dead in zip(sparse, dead_rows, strict=True)]
             if sparse is not None
             else [None] * n
         )
         if vector_type == "sparse" or any(sv is not None for sv in sparse_rows):
-            sections += _sparse_sections(sparse_rows)
+            hot += _sparse_sections(sparse_rows)
+        # Hot sections first and together (a ranged reader fetches them in one GET),
+        # then the metadata columns, the vectors last (read by page).
+        sections = [*hot, columns, *tail]
 
         for name, payload in (extra_sections or {}).items():
             if name in RESERVED_SECTIONS:
@@ -152,23 +167,25 @@ class SlabBuilder:
 
 
 def _dense_matrix(
-    vectors: npt.NDArray[np.float32], deleted: npt.NDArray[np.bool_]
+    vectors: npt.NDArray[np.float32], deleted: npt.NDArray[np.bool_], consume: bool
 ) -> npt.NDArray[np.float32]:
-    """The vectors as stored: float32, C order, tombstones zeroed."""
-    dense = np.array(vectors, dtype=np.float32, order="C", copy=True)
+    """The vectors as stored: float32, C order, tombstones zeroed (in place if ``consume``
+    and the array is already float32 C order and writeable)."""
+    dense = np.array(vectors, dtype=np.float32, order="C", copy=None if consume else True)
+    if not dense.flags.writeable:
+        dense = dense.copy()
     dense[deleted] = 0.0
     return dense
 
 
 def _metadata_sections(
     md_rows: list[Mapping[str, Any] | None], index: MetadataIndex
-) -> list[tuple[str, Section]]:
-    """Which rows have metadata, the metadata columns, and the bitmap index."""
-    return [
+) -> tuple[tuple[str, Section], tuple[str, Section]]:
+    """Which rows have metadata, and the metadata columns."""
+    return (
         ("metadata_present", np.array([md is not None for md in md_rows], dtype=np.bool_)),
         ("metadata", _json_bytes({"columns": _columns(md_rows, index.fields)})),
-        ("metadata_index", index.to_bytes()),
-    ]
+    )
 
 
 def _sparse_sections(sparse_rows: list[SparseVector | None]) -> list[tuple[str, Section]]:

@@ -195,16 +195,44 @@ def decode_slab(data: bytes | memoryview, *, verify: bool = True) -> tuple[Foote
     and :func:`section_array`.
     """
     view = memoryview(data).cast("B")
-    size = len(view)
-    if size < TRAILER.size:
+    footer = decode_footer(view, len(view))
+    if verify:
+        for info in footer.sections.values():
+            verify_section(info, view[info.offset : info.offset + info.length])
+    return footer, view
+
+
+TAIL_READ_BYTES = 64 * 1024
+"""Bytes read from the end of a slab to find its footer (one ranged GET for most slabs)."""
+
+
+def footer_span(tail: bytes | memoryview, size: int) -> tuple[int, int]:
+    """Where the footer lies, [start, end), from the object's last bytes ``tail``."""
+    if size < TRAILER.size or len(tail) < TRAILER.size:
         raise CorruptionError(f"slab is {size} bytes, too short to hold its trailer")
-    footer_len, footer_crc, magic = TRAILER.unpack_from(view, size - TRAILER.size)
+    footer_len, _crc, magic = TRAILER.unpack_from(tail, len(tail) - TRAILER.size)
     if magic != MAGIC:
         raise CorruptionError("not a slab (bad magic): the object is truncated or is not a slab")
     footer_start = size - TRAILER.size - footer_len
     if footer_start < 0:
         raise CorruptionError(f"slab footer length {footer_len} exceeds the object ({size} bytes)")
-    raw = bytes(view[footer_start : size - TRAILER.size])
+    return footer_start, size - TRAILER.size
+
+
+def decode_footer(tail: bytes | memoryview, size: int) -> Footer:
+    """The footer of a ``size``-byte slab whose last ``len(tail)`` bytes are ``tail``
+    (``tail`` must reach back to the footer's start: see :func:`footer_span`).
+
+    Checks the trailer, the footer CRC and that every section lies inside the object
+    and matches its dtype and shape; section CRCs are :func:`verify_section`'s job.
+    """
+    tail = memoryview(tail).cast("B")
+    footer_start, footer_end = footer_span(tail, size)
+    base = size - len(tail)
+    if footer_start < base:
+        raise ValueError("the tail does not reach the footer")
+    _len, footer_crc, _magic = TRAILER.unpack_from(tail, len(tail) - TRAILER.size)
+    raw = bytes(tail[footer_start - base : footer_end - base])
     if zlib.crc32(raw) != footer_crc:
         raise CorruptionError("slab footer failed its checksum")
     try:
@@ -220,9 +248,22 @@ def decode_slab(data: bytes | memoryview, *, verify: bool = True) -> tuple[Foote
             expected = int(np.prod(info.shape, dtype=np.int64)) * np.dtype(info.dtype).itemsize
             if expected != info.length:
                 raise CorruptionError(f"slab section {info.name!r} does not match its shape")
-        if verify and zlib.crc32(view[info.offset : info.offset + info.length]) != info.crc32:
-            raise CorruptionError(f"slab section {info.name!r} failed its checksum")
-    return footer, view
+    return footer
+
+
+def verify_section(info: SectionInfo, data: bytes | memoryview) -> None:
+    """CorruptionError unless ``data`` (the section's bytes) has the footer's CRC-32."""
+    if len(data) != info.length or zlib.crc32(data) != info.crc32:
+        raise CorruptionError(f"slab section {info.name!r} failed its checksum")
+
+
+def array_of(info: SectionInfo, data: bytes | memoryview, offset: int = 0) -> npt.NDArray[Any]:
+    """Section ``info`` as a numpy array over ``data`` (its bytes start at ``offset``)."""
+    if info.dtype == BYTES_DTYPE:
+        raise CorruptionError(f"slab section {info.name!r} is not an array")
+    dtype = np.dtype(info.dtype)
+    count = info.length // dtype.itemsize
+    return np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(info.shape)
 
 
 def section_bytes(footer: Footer, view: memoryview, name: str) -> memoryview | None:
@@ -238,9 +279,4 @@ def section_array(footer: Footer, view: memoryview, name: str) -> npt.NDArray[An
     info = footer.sections.get(name)
     if info is None:
         return None
-    if info.dtype == BYTES_DTYPE:
-        raise CorruptionError(f"slab section {name!r} is not an array")
-    dtype = np.dtype(info.dtype)
-    count = info.length // dtype.itemsize
-    arr = np.frombuffer(view, dtype=dtype, count=count, offset=info.offset)
-    return arr.reshape(info.shape)
+    return array_of(info, view, info.offset)

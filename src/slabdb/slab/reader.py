@@ -4,7 +4,10 @@
 checksum (:class:`~slabdb.core.errors.CorruptionError` otherwise), then decodes lazily:
 arrays are views into the object's bytes, and ids, metadata columns, the metadata
 index and the sparse structures are decoded the first time they are used.  A reader
-is immutable and may be shared by threads.
+is immutable and may be shared by threads.  :meth:`SlabReader.from_store` opens a
+stored slab without reading it whole (:mod:`slabdb.slab.backing`: memory-mapped from a
+local directory, or footer first and then sections and vector pages by ranged GETs
+through the slab cache); :meth:`vector_rows` reads just the rows a re-rank needs.
 
 The candidate rows are the live (not deleted) rows, intersected with ``allow`` and
 minus ``exclude_rows``.  A slab with an ANN index (:mod:`slabdb.slab.ann`, loaded on
@@ -26,6 +29,7 @@ from __future__ import annotations
 import json
 import threading
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,15 +43,18 @@ from slabdb.filters.evaluate import to_bitmap
 from slabdb.filters.metadata_index import FieldStats, MetadataIndex, bitmap_from_rows
 from slabdb.query.scoring import dense_scores, top_k_rows
 from slabdb.slab.ann import ANN_INDEX_SECTION, ANN_PARAMS_SECTION, AnnIndex
-from slabdb.slab.format import (
-    BYTES_DTYPE,
-    Footer,
-    SlabStats,
-    decode_slab,
-    section_array,
-    section_bytes,
+from slabdb.slab.backing import (
+    VECTOR_PAGE_CRC_SECTION,
+    MappedBacking,
+    SlabBacking,
+    WholeBacking,
+    open_backing,
+    rows_per_page,
 )
+from slabdb.slab.format import BYTES_DTYPE, SlabStats, decode_slab
 from slabdb.slab.sparse import Postings, SparseRows
+from slabdb.storage.base import ObjectStore
+from slabdb.storage.cache import ByteCache
 
 I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
@@ -62,10 +69,10 @@ _NO_RESULTS_SCORES = np.empty(0, dtype=np.float32)
 class SlabReader:
     """One slab, opened from its bytes."""
 
-    def __init__(self, footer: Footer, view: memoryview) -> None:
-        self._footer = footer
-        self._view = view
-        self._stats = footer.stats
+    def __init__(self, backing: SlabBacking) -> None:
+        self._backing = backing
+        self._footer = backing.footer
+        self._stats = backing.footer.stats
         self._ann: AnnIndex | None = None
         self._ann_lock = threading.Lock()
 
@@ -79,12 +86,43 @@ class SlabReader:
         """
         try:
             footer, view = decode_slab(data, verify=verify)
-            reader = cls(footer, view)
+            reader = cls(WholeBacking(footer, view, where))
             reader._check_shapes()
         except CorruptionError as exc:
             if where is None:
                 raise
             raise CorruptionError(f"{where}: {exc.message}") from exc
+        return reader
+
+    @classmethod
+    def from_path(cls, path: Path, *, where: str | None = None) -> SlabReader:
+        """Open a slab file memory-mapped (every section's CRC is checked first)."""
+        return cls._checked(MappedBacking(path, where))
+
+    @classmethod
+    def from_store(
+        cls,
+        store: ObjectStore,
+        key: str,
+        size: int,
+        cache: ByteCache,
+        data: bytes | None = None,
+    ) -> SlabReader:
+        """Open the slab at ``key`` without reading it whole: memory-mapped on a local
+        directory, else its footer now and sections by ranged GETs through ``cache``
+        later (each checked before it is used and cached).  ``data``: the slab's bytes
+        just written (seeds the cache; nothing is fetched back)."""
+        return cls._checked(open_backing(store, key, size, cache, data))
+
+    @classmethod
+    def _checked(cls, backing: SlabBacking) -> SlabReader:
+        reader = cls(backing)
+        try:
+            reader._check_shapes()
+        except CorruptionError as exc:
+            if backing.where is None:
+                raise
+            raise CorruptionError(f"{backing.where}: {exc.message}") from exc
         return reader
 
     # --- facts ------------------------------------------------------------------------
@@ -134,7 +172,7 @@ class SlabReader:
 
     def section_bytes(self, name: str) -> memoryview | None:
         """Raw bytes of any section, e.g. one added with ``extra_sections``."""
-        return section_bytes(self._footer, self._view, name)
+        return self._backing.section(name)
 
     def section_array(self, name: str) -> npt.NDArray[Any] | None:
         """A numpy view of an array section (None if absent)."""
@@ -155,6 +193,7 @@ class SlabReader:
                         self._array(ANN_INDEX_SECTION),
                         self.dim or 0,
                     )
+                    self._backing.release(ANN_INDEX_SECTION)  # faiss holds its own copy
         return self._ann
 
     # --- columns ----------------------------------------------------------------------
@@ -181,10 +220,28 @@ class SlabReader:
     def deleted(self) -> npt.NDArray[np.bool_]:
         return self._required_array("deleted")
 
-    @cached_property
+    @property
     def vectors(self) -> F32 | None:
-        """(n, dim) float32, read-only; None for a sparse slab."""
+        """(n, dim) float32, read-only; None for a sparse slab.
+
+        On a remote slab this reads the whole section through the cache: use
+        :meth:`vector_rows` for a few rows."""
+        if self._resident_vectors is not None:
+            return self._resident_vectors
         return self._array("vectors")
+
+    @cached_property
+    def _resident_vectors(self) -> F32 | None:
+        return self._array("vectors") if self._backing.resident else None
+
+    def release_vectors(self) -> None:
+        """Hint: the vectors were read in bulk (a compaction); let their pages go from
+        this process's memory (a memory-mapped slab maps them back on the next touch)."""
+        self._backing.release("vectors")
+
+    def vector_rows(self, rows: I64) -> F32:
+        """``vectors[rows]`` without reading the whole section of a remote slab."""
+        return self._backing.vector_rows(rows)
 
     @cached_property
     def norms(self) -> F32 | None:
@@ -236,10 +293,13 @@ class SlabReader:
             id=self.ids[row],
             lsn=int(self.lsns[row]),
             deleted=deleted,
-            vector=None if deleted or self.vectors is None else self.vectors[row],
+            vector=None if deleted or self.vector_type != "dense" else self._one_vector(row),
             metadata=None if deleted else self.metadata(row),
             sparse=None if deleted else self.sparse(row),
         )
+
+    def _one_vector(self, row: int) -> F32:
+        return self.vector_rows(np.asarray([row], dtype=np.int64))[0]
 
     def filter_bitmap(self, expr: Expr | None) -> BitMap:
         """Live rows whose metadata satisfies ``expr`` (None: every live row)."""
@@ -339,12 +399,15 @@ class SlabReader:
     ) -> F32:
         dense: F32 | None = None
         if query is not None:
-            vectors, norms = self.vectors, self.norms
-            assert vectors is not None and norms is not None
+            norms = self.norms
+            assert norms is not None
             if rows is None:
+                vectors = self.vectors
+                assert vectors is not None
                 dense = dense_scores(vectors, norms, query, metric)
+                self._backing.touched(self.n)
             else:
-                dense = dense_scores(vectors[rows], norms[rows], query, metric)
+                dense = dense_scores(self.vector_rows(rows), norms[rows], query, metric)
         if sparse is None:
             assert dense is not None
             return dense
@@ -361,10 +424,7 @@ class SlabReader:
 
     # --- decoding helpers -------------------------------------------------------------
     def _array(self, name: str) -> npt.NDArray[Any] | None:
-        arr = section_array(self._footer, self._view, name)
-        if arr is not None and arr.flags.writeable:
-            arr.flags.writeable = False
-        return arr
+        return self._backing.array(name)
 
     def _required_array(self, name: str) -> npt.NDArray[Any]:
         arr = self._array(name)
@@ -428,6 +488,8 @@ class SlabReader:
         if self.vector_type == "dense":
             expected["vectors"] = (n, self.dim or 0)
             expected["norms"] = (n,)
+            if VECTOR_PAGE_CRC_SECTION in sections:
+                expected[VECTOR_PAGE_CRC_SECTION] = (-(-n // rows_per_page(self.dim or 1)),)
         if self.has_sparse:
             expected["sparse_indptr"] = (n + 1,)
             expected["sparse_present"] = (n,)

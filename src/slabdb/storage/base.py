@@ -22,6 +22,8 @@ Contract (tested by ``tests/unit/storage/test_contract.py`` on every implementat
 * ``delete`` is idempotent.
 * A successful put is durable before it returns (local directory: file and
   directory fsynced).
+* ``local_path(key)`` (optional capability) is the object's file when the store is a
+  local directory, else None: readers may memory-map it instead of reading it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,12 @@ class ObjectStore(ABC):
         for key in keys:
             self.delete(key)
         return len(keys)
+
+    def local_path(self, key: str) -> Path | None:
+        """The file holding ``key`` if this store is a local directory (None otherwise,
+        or if the object does not exist): a caller may memory-map it read-only.  Only
+        immutable objects (slabs) should be read this way."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections (optional)."""

@@ -347,5 +347,13 @@ class ObstoreObjectStore(ObjectStore):
                     yield meta
         yield from sorted(found, key=lambda m: m.key)
 
+    def local_path(self, key: str) -> Path | None:
+        """The object's file under the local root (None for memory/S3 or a missing key)."""
+        check_key(key)
+        if self._root_text is None:
+            return None
+        path = Path(self._root_text, *key.split("/"))
+        return path if path.is_file() else None
+
     def close(self) -> None:
         """Nothing to release: obstore manages its own connection pool."""
