@@ -18,9 +18,13 @@ install: $(STAMP)
 system-deps:
 	bash scripts/system-deps.sh
 
-## Run the demo: an embedded database in ./demo-data, ingest, filtered queries, compaction.
+## Run the whole system until Ctrl-C: PostgreSQL with 15,000 Debian packages, `slabdb serve`
+## (console at /console), the sync workers and the search app on http://127.0.0.1:$(DEMO_PORT)/.
+## State in ./demo-data (the first run embeds for a few minutes; later runs start in seconds).
+## `slabdb demo --embedded` is the old tour without PostgreSQL.
+DEMO_PORT ?= 8080
 demo: $(STAMP)
-	$(BIN)/slabdb demo --data ./demo-data
+	$(BIN)/slabdb demo --data ./demo-data --port $(DEMO_PORT)
 
 ## Set everything up and run the whole test suite.
 test: $(STAMP)

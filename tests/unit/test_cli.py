@@ -8,7 +8,7 @@ from slabdb.cli.main import app
 def test_demo_ingests_and_queries(tmp_path: Path) -> None:
     data = tmp_path / "demo"
     result = CliRunner().invoke(
-        app, ["demo", "--data", str(data), "--records", "2000", "--dimension", "16"]
+        app, ["demo", "--embedded", "--data", str(data), "--records", "2000", "--dimension", "16"]
     )
     assert result.exit_code == 0, result.output
     assert "records: 2,000" in result.output

@@ -4,8 +4,9 @@ The routes' ``project`` dependency checks keys, but FastAPI parses a JSON body b
 runs dependencies, so without this gate a malformed body would be answered (400) to a
 caller with no key.  Only a *missing* key is refused here, which needs no catalog
 lookup (so nothing blocks the event loop); a wrong key is still refused (401) by the
-dependency.  ``/health`` (and the docs, when served) stay open; ``--insecure-dev``
-accepts requests without a key, so the gate lets everything through then.
+dependency.  ``/health``, the console's page and assets (its data calls carry the key)
+and the docs, when served, stay open; ``--insecure-dev`` accepts requests without a
+key, so the gate lets everything through then.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from slabdb.api.docs import ASSETS_PATH, DOCS_PATH, OPENAPI_PATH
 from slabdb.api.errors import error_response
 from slabdb.core.errors import UnauthenticatedError
 
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/console"})
+CONSOLE_ASSETS_PREFIX = "/console/static/"
+"""The console's page and assets hold no data (its /console/api/* calls carry the key)."""
 DOCS_PATHS = frozenset({DOCS_PATH, OPENAPI_PATH})
 
 
@@ -29,7 +32,9 @@ class KeyGateMiddleware:
         self.docs = docs
 
     def _open(self, path: str) -> bool:
-        return path in self.open_paths or (self.docs and path.startswith(ASSETS_PATH + "/"))
+        if path in self.open_paths or path.startswith(CONSOLE_ASSETS_PREFIX):
+            return True
+        return self.docs and path.startswith(ASSETS_PATH + "/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.auth.insecure_dev or self._open(scope["path"]):

@@ -17,7 +17,9 @@ method starts with.
 * HTTP/2: bytes are relayed, with back-pressure in both directions, to the grpcio
   server of that index, which listens on a private Unix socket.
 
-gRPC thus works on the same ``host`` the SDK got from ``describe_index``.
+gRPC thus works on the same ``host`` the SDK got from ``describe_index``.  Under
+host-name routing (``--base-domain``) one port serves every index, and the backend is
+chosen by the connection's ``:authority`` (:mod:`slabdb.api.h2_authority`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
+from slabdb.api.h2_authority import EMPTY_SETTINGS, ClientPreamble, PreambleError, not_found
 from slabdb.api.tls import TLS_HANDSHAKE_BYTE, TlsTransport
 
 log = logging.getLogger("slabdb.mux")
@@ -88,18 +91,28 @@ def _http_400(text: str) -> bytes:
     return head.encode() + body
 
 
+GrpcSocketFor = Callable[[int], str | None]
+"""The Unix socket of the gRPC backend for a connection to a local port (None: none)."""
+GrpcSocketForAuthority = Callable[[str], str | None]
+"""Host routing: the backend socket for an ``:authority`` (None: no such index).  It may
+block (a catalog read): it is called in a worker thread, once per connection."""
+
+
 class MuxProtocol(asyncio.Protocol):
     """Accepts a connection on a plaintext or TLS port and hands the plaintext to a
-    :class:`_Router`, refusing a client that speaks the other one."""
+    :class:`_Router`, refusing a client that speaks the other one.  With
+    ``grpc_socket_for_authority`` gRPC connections are routed by ``:authority`` instead
+    of by port."""
 
     def __init__(
         self,
         http_factory: Callable[[], asyncio.Protocol],
-        grpc_socket_for: Callable[[int], str | None],
+        grpc_socket_for: GrpcSocketFor,
         tls: ssl.SSLContext | None = None,
         tls_hint: str = "",
+        grpc_socket_for_authority: GrpcSocketForAuthority | None = None,
     ) -> None:
-        self._router = _Router(http_factory, grpc_socket_for)
+        self._router = _Router(http_factory, grpc_socket_for, grpc_socket_for_authority)
         self._tls = tls
         self._tls_hint = tls_hint
         self._raw: asyncio.Transport | None = None
@@ -229,15 +242,20 @@ class _Router(asyncio.Protocol):
     def __init__(
         self,
         http_factory: Callable[[], asyncio.Protocol],
-        grpc_socket_for: Callable[[int], str | None],
+        grpc_socket_for: GrpcSocketFor,
+        grpc_socket_for_authority: GrpcSocketForAuthority | None = None,
     ) -> None:
         self._http_factory = http_factory
         self._grpc_socket_for = grpc_socket_for
+        self._by_authority = grpc_socket_for_authority
         self._transport: asyncio.Transport | None = None
         self._buffer = b""
         self._inner: asyncio.Protocol | None = None
         self._relay: _Relay | None = None
+        self._relaying = False
         self._pending: list[bytes] = []
+        self._preamble: ClientPreamble | None = None
+        self._routing = False
         self._closed = False
 
     @property
@@ -252,7 +270,7 @@ class _Router(asyncio.Protocol):
         if self._inner is not None:
             self._inner.data_received(data)
             return
-        if self._relay is not None or self._pending:
+        if self._relaying:
             self._to_backend(data)
             return
         self._buffer += data
@@ -297,6 +315,12 @@ class _Router(asyncio.Protocol):
     # --- relay ----------------------------------------------------------------------------
     def _start_relay(self, first: bytes) -> None:
         assert self._transport is not None
+        self._relaying = True
+        if self._by_authority is not None:
+            self._preamble = ClientPreamble()
+            self._transport.write(EMPTY_SETTINGS)
+            self._to_backend(first)
+            return
         port = _port(self._transport)
         path = self._grpc_socket_for(port)
         if path is None:
@@ -321,13 +345,49 @@ class _Router(asyncio.Protocol):
                 relay.transport.close()
             return
         self._relay = relay
-        for chunk in self._pending:
-            self._to_backend(chunk)
+        assert relay.transport is not None
+        for chunk in self._pending:  # already past the preamble filter
+            relay.transport.write(chunk)
         self._pending = []
         if self._transport is not None:
             self._transport.resume_reading()
 
+    def _through_preamble(self, data: bytes) -> bytes | None:
+        """Host routing: ``data`` minus what the backend must not see; starts routing
+        once the first request's authority is known (None: the connection was closed)."""
+        assert self._preamble is not None and self._transport is not None
+        try:
+            data = self._preamble.feed(data)
+        except PreambleError as exc:
+            log.warning("gRPC connection closed: %s", exc)
+            self._transport.close()
+            return None
+        authority = self._preamble.authority
+        if authority is not None and not self._routing:
+            self._routing = True
+            self._transport.pause_reading()
+            asyncio.get_running_loop().create_task(self._route(authority))
+        return data
+
+    async def _route(self, authority: str) -> None:
+        assert self._by_authority is not None and self._preamble is not None
+        loop = asyncio.get_running_loop()
+        path = await loop.run_in_executor(None, self._by_authority, authority)
+        if path is None:
+            log.info("gRPC connection for %r, which names no index here", authority)
+            message = f"no index is served at host {authority!r}"
+            if self._transport is not None and not self._transport.is_closing():
+                self._transport.write(not_found(self._preamble.stream_id, message))
+                self._transport.close()
+            return
+        await self._connect(path)
+
     def _to_backend(self, data: bytes) -> None:
+        if self._preamble is not None and not self._preamble.passthrough:
+            kept = self._through_preamble(data)
+            if not kept:
+                return
+            data = kept
         if self._relay is None or self._relay.transport is None:
             self._pending.append(data)
         else:

@@ -38,9 +38,12 @@ class RequestContextMiddleware:
             if name in (b"x-request-id", b"request_id"):
                 request_id = value.decode("latin-1")[:128]
         request_id = request_id or uuid.uuid4().hex
-        server = scope.get("server") or ("", self.base_port)
-        slot = int(server[1]) - self.base_port if server[1] else 0
         state = scope.setdefault("state", {})
+        if "slot" in state:  # set by host-name routing (slabdb.api.host_routing)
+            slot = int(state["slot"])
+        else:
+            server = scope.get("server") or ("", self.base_port)
+            slot = int(server[1]) - self.base_port if server[1] else 0
         state.update(request_id=request_id, slot=slot, data_plane=slot > 0)
         status = 500
         started = time.perf_counter()

@@ -1,4 +1,6 @@
-"""``slabdb serve``: the control plane on the base port, each index on ``base + slot``.
+"""``slabdb serve``: the control plane on the base port, each index on ``base + slot``
+(or, with ``--base-domain``, every index on one port, routed by host name: see
+:mod:`slabdb.api.context`).
 
 Every port speaks HTTP/1.1 (REST, FastAPI on uvicorn) and HTTP/2 (gRPC, grpcio) through
 :mod:`slabdb.api.mux`, so ``describe_index(...).host`` (``http://127.0.0.1:5081``) works
@@ -29,11 +31,13 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from slabdb.api.auth import Authenticator
 from slabdb.api.context import ServerContext
 from slabdb.api.grpc.backends import GrpcBackends
+from slabdb.api.host_routing import HostRoutingMiddleware
 from slabdb.api.http1 import PineconeHttpProtocol
 from slabdb.api.metrics import ApiMetrics, serve_metrics
 from slabdb.api.mux import MuxProtocol
 from slabdb.api.observability import configure_logging
 from slabdb.api.rest.app import create_app
+from slabdb.api.service.bulk_service import ImportPolicy
 from slabdb.api.tls import LOCAL_NAMES, TLS_DIR, TlsFiles, self_signed, server_context
 from slabdb.control.catalog_db import ControlCatalog
 from slabdb.control.keys import NewKey
@@ -76,6 +80,12 @@ class ServeOptions:
     tls_key: str | None = None
     tls_self_signed: bool = False
     """Make (or reuse) a local CA and certificate under ``<data>/_control/tls/``."""
+    base_domain: str | None = None
+    """Route by host name: index hosts are ``<index>-<project>.<base_domain>``."""
+    data_port: int | None = None
+    """With ``base_domain``: serve every index on this port (None: on ``port``)."""
+    import_roots: tuple[str, ...] = ()
+    """Local directories / s3:// prefixes import URIs may name (see ImportPolicy)."""
 
     @property
     def tls(self) -> bool:
@@ -131,6 +141,8 @@ def tls_files(options: ServeOptions, store: ObjectStore) -> TlsFiles | None:
             "--tls-key with a non-local --data store"
         )
     extra = [h for h in (options.advertise_host, options.host) if h and h not in ("0.0.0.0", "::")]
+    if options.base_domain:
+        extra.append(f"*.{options.base_domain}")
     make_private_dir(root / CONTROL_DIR)
     return self_signed(root / CONTROL_DIR / TLS_DIR, [*LOCAL_NAMES, *extra])
 
@@ -159,6 +171,7 @@ class SlabServer:
             allow_test_models=options.allow_test_embedders, aliases=dict(options.model_aliases)
         )
         self.projects = Projects(self.store, self.catalog, engine or EngineConfig(), models)
+        self.projects.unique_host_labels = options.base_domain is not None
         self.auth = Authenticator(self.catalog, insecure_dev=options.insecure_dev)
         self.metrics = ApiMetrics(self.projects.open_clients)
         self.grpc = GrpcBackends(self.projects, self.auth, self.metrics, options.port)
@@ -173,6 +186,9 @@ class SlabServer:
             scheme="https" if self.tls is not None else "http",
             open_listener=self.open_listener,
             close_listener=self.close_listener,
+            base_domain=options.base_domain,
+            data_port=options.data_port,
+            import_policy=ImportPolicy.of(options.import_roots, self.store.url),
         )
         self.app = create_app(self.ctx, docs=options.docs)
         self._metrics_server: Any = None
@@ -207,8 +223,15 @@ class SlabServer:
             return f"the CA certificate {files.ca}"
         return f"the CA that signed {files.cert}"
 
-    def _protocol_class(self) -> Any:
+    def _grpc_socket_for_authority(self, authority: str) -> str | None:
+        """Host routing: the gRPC backend of the index ``authority`` names."""
+        slot = self.ctx.slot_for_host(authority)
+        return None if slot is None else self.grpc.socket_for(self.options.port + slot)
+
+    def _protocol_class(self, routed: bool = False) -> Any:
+        """The mux protocol of a listener; ``routed``: gRPC goes by ``:authority``."""
         grpc_socket_for = self.grpc.socket_for
+        by_authority = self._grpc_socket_for_authority if routed else None
         tls, tls_hint = self.tls, self._tls_hint()
 
         class Protocol(MuxProtocol):
@@ -224,14 +247,15 @@ class SlabServer:
                         config=config, server_state=server_state, app_state=app_state, _loop=_loop
                     )
 
-                super().__init__(http, grpc_socket_for, tls, tls_hint)
+                super().__init__(http, grpc_socket_for, tls, tls_hint, by_authority)
 
         return Protocol
 
     async def open_listener(self, slot: int) -> None:
         """Listen on ``base port + slot`` (no-op if already listening; concurrent calls
-        for one slot share one attempt)."""
-        if self._uvicorn is None or slot in self._listeners:
+        for one slot share one attempt).  Under host routing indexes have no port of
+        their own: a no-op."""
+        if self._uvicorn is None or slot in self._listeners or self.ctx.host_routing:
             return
         pending = self._opening.get(slot)
         if pending is None:
@@ -245,27 +269,37 @@ class SlabServer:
         if server is None or slot in self._listeners:
             return
         port = self.options.port + slot
+        try:
+            listener = await self._listen(port, routed=False)
+        except OSError as exc:
+            self._bind_failed[slot] = time.monotonic() + BIND_RETRY_SECONDS
+            log.error("cannot listen on port %d for index slot %d: %s", port, slot, exc)
+            return
+        self._listeners[slot] = listener
+        self._opened_at[slot] = time.monotonic()
+        self._bind_failed.pop(slot, None)
+
+    async def _listen(self, port: int, routed: bool) -> asyncio.AbstractServer:
+        """A mux listener on ``port`` next to uvicorn's own (OSError if it cannot bind)."""
+        server = self._uvicorn
+        assert server is not None
         sock = socket.socket(socket.AF_INET6 if ":" in self.options.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.options.host, port))
-        except OSError as exc:
+        except OSError:
             sock.close()
-            self._bind_failed[slot] = time.monotonic() + BIND_RETRY_SECONDS
-            log.error("cannot listen on port %d for index slot %d: %s", port, slot, exc)
-            return
+            raise
         sock.listen(2048)
         sock.setblocking(False)
         config, state = server.config, server.server_state
         app_state = server.lifespan.state
-        protocol = self._protocol_class()
+        protocol = self._protocol_class(routed)
         listener = await asyncio.get_running_loop().create_server(
             lambda: protocol(config, state, app_state), sock=sock
         )
-        self._listeners[slot] = listener
-        self._opened_at[slot] = time.monotonic()
-        self._bind_failed.pop(slot, None)
         server.servers.append(listener)
+        return listener
 
     def _slot_seen(self, slot: int) -> None:
         """``Projects.on_slot``: a control-plane answer names ``slot``; make sure its port
@@ -321,11 +355,12 @@ class SlabServer:
 
     # --- run -------------------------------------------------------------------------------------
     async def serve(self) -> None:
+        routed = self.ctx.host_routing
         config = uvicorn.Config(
-            self.app,
+            HostRoutingMiddleware(self.app, self.ctx) if routed else self.app,
             host=self.options.host,
             port=self.options.port,
-            http=self._protocol_class(),
+            http=self._protocol_class(routed and self.options.data_port is None),
             lifespan="off",
             log_config=None,
             access_log=False,
@@ -342,6 +377,8 @@ class SlabServer:
             await asyncio.sleep(0.01)
         sync: asyncio.Task[None] | None = None
         if server.started:
+            if self.options.data_port is not None:
+                await self._listen(self.options.data_port, routed=True)
             for slot in self.projects.slots():
                 await self.open_listener(slot.slot)
             sync = asyncio.create_task(self._sync_listeners_forever())
@@ -365,7 +402,7 @@ class SlabServer:
         )  # fmt: skip
 
     def _announce(self) -> None:
-        control_plane = self.ctx.index_host(0)
+        control_plane = self.ctx.control_plane_url()
         files = self.tls_files
         metrics = self.options.metrics_port
         scheme = self.ctx.scheme
@@ -380,6 +417,9 @@ class SlabServer:
             "tls": files is not None,
             "metrics": f"{scheme}://{self.options.metrics_host}:{metrics}" if metrics else None,
             "docs": self.options.docs,
+            "routing": "host" if self.ctx.host_routing else "port",
+            "base_domain": self.options.base_domain,
+            "data_port": self.options.data_port,
         }
         log.info(json.dumps(event))
         if files is not None and files.ca is not None:
@@ -387,6 +427,13 @@ class SlabServer:
         if event["metrics"]:
             print(f"Prometheus metrics on {event['metrics']}/metrics", flush=True)
         print(f"SlabDB serving on {control_plane}", flush=True)
+        if self.ctx.host_routing:
+            port = self.ctx.routed_port
+            print(
+                f"Index hosts: {scheme}://<index>-<project>.{self.options.base_domain}:{port} "
+                "(routed by host name)",
+                flush=True,
+            )
 
     def close(self) -> None:
         if self._metrics_server is not None:

@@ -1,121 +1,71 @@
-"""``slabdb demo``: a small end-to-end tour (ingest, flush, compact, filtered queries)."""
+"""``slabdb demo``: the whole system on one machine (``--embedded``: the engine alone).
+
+Default: PostgreSQL with the product catalog, ``slabdb serve``, the sync workers and the
+search app, run together until Ctrl-C (:mod:`slabdb.cli.demo_stack`). ``--embedded``
+keeps the tour of the embedded engine that needs no PostgreSQL
+(:mod:`slabdb.cli.demo_embedded`).
+"""
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+import subprocess
+from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from slabdb.cli.data import create_directory
-from slabdb.cli.indexes import open_client
-
-if TYPE_CHECKING:
-    from slabdb.client import Index
-
-console = Console()
+from slabdb.cli.errors import CommandError
 
 DEFAULT_DEMO_DATA = "./demo-data"
-DEMO_INDEX = "demo"
-DEMO_GENRES = ("drama", "comedy", "documentary", "thriller", "sci-fi")
-DEMO_QUERIES: tuple[tuple[str, dict[str, Any] | None], ...] = (
-    ("unfiltered", None),
-    ("genre = comedy", {"genre": "comedy"}),
-    ("year in [1990, 2000)", {"year": {"$gte": 1990, "$lt": 2000}}),
-    (
-        "sci-fi or drama, after 2010",
-        {"$and": [{"genre": {"$in": ["sci-fi", "drama"]}}, {"year": {"$gt": 2010}}]},
-    ),
-)
+DEFAULT_APP_PORT = 8080
 
 
 def demo(
     data: str = typer.Option(
         DEFAULT_DEMO_DATA,
-        help="Where the demo database goes: a directory (created if missing, mode 0700), "
-        "memory:// or s3://bucket/prefix.",
+        help="The demo's state directory (created if missing): PostgreSQL, SlabDB, the app's "
+        "state and logs. With --embedded: the database (a directory, memory:// or s3://...).",
     ),
-    records: int = typer.Option(50_000, min=1000, help="How many records to ingest."),
-    dimension: int = typer.Option(128, min=2, max=4096, help="Vector dimension."),
+    port: int = typer.Option(
+        DEFAULT_APP_PORT, min=1, max=65535, help="The search app's port (on 127.0.0.1)."
+    ),
+    rows: int | None = typer.Option(
+        None, min=1, help="Load only the first N products (first run; default: all 15,000)."
+    ),
+    workers: int = typer.Option(2, min=1, max=16, help="Sync worker threads."),
+    embedded: bool = typer.Option(
+        False, "--embedded", help="No PostgreSQL: ingest random vectors into an embedded engine."
+    ),
+    records: int = typer.Option(50_000, min=1000, help="--embedded: records to ingest."),
+    dimension: int = typer.Option(128, min=2, max=4096, help="--embedded: vector dimension."),
 ) -> None:
-    """Create an index, ingest clustered vectors with metadata, and run filtered queries.
+    """Run the whole system: PostgreSQL products, SlabDB, the sync and the search app.
 
-    Replaces the demo's own index 'demo' if it exists; other indexes are left alone.
+    Prints 'SlabDB demo ready: http://127.0.0.1:PORT/' and runs until Ctrl-C or SIGTERM,
+    which stop everything it started. A second run reuses the data and is ready in
+    seconds. --embedded runs the old tour of the embedded engine instead and exits.
     """
-    import numpy as np
+    if embedded:
+        from slabdb.cli.demo_embedded import run_embedded_tour
 
-    if (created := create_directory(data)) is not None:
-        console.print(f"created data directory {created}", highlight=False)
-    rng = np.random.default_rng(7)
-    centers = rng.standard_normal((32, dimension)).astype(np.float32)
-    with open_client(data) as db:
-        if db.has_index(DEMO_INDEX):
-            db.delete_index(DEMO_INDEX)
-        db.create_index(name=DEMO_INDEX, dimension=dimension, metric="cosine")
-        index = db.Index(DEMO_INDEX)
-        console.print(
-            f"[bold]SlabDB demo[/] — store {db.store.url}, index '{DEMO_INDEX}' ({dimension}-d, cosine)"
-        )
-        started = time.perf_counter()
-        _ingest(index, rng, centers, records)
-        ingest_s = time.perf_counter() - started
-        console.print(
-            f"ingested {records:,} records in {ingest_s:.1f}s ({records / ingest_s:,.0f}/s)"
-        )
-        t0 = time.perf_counter()
-        index.flush()
-        tasks = index.compact()
-        console.print(f"flush + {tasks} compaction task(s): {time.perf_counter() - t0:.1f}s")
-        probe = centers[3] + 0.1 * rng.standard_normal(dimension).astype(np.float32)
-        console.print(_query_table(index, probe.tolist()))
-        stats = index.describe_index_stats()
-        console.print(
-            f"records: {stats.total_vector_count:,}; namespaces: {list(stats.namespaces)}"
-        )
-        console.print(f"engine: {db.open_namespaces()[0].stats()}")
+        run_embedded_tour(data, records, dimension)
+        return
+    _run_stack(Path(data), port, rows, workers)
 
 
-def _ingest(index: Index, rng: Any, centers: Any, records: int, batch: int = 1000) -> None:
-    """Upsert ``records`` vectors around random ``centers``, with genre/year metadata."""
-    import numpy as np
+def _run_stack(data: Path, port: int, rows: int | None, workers: int) -> None:
+    from slabdb.cli.demo_processes import ChildFailedError, stop_signals
+    from slabdb.cli.demo_stack import DemoOptions, DemoStack
 
-    dimension = centers.shape[1]
-    columns = (TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task("ingest", total=records)
-        for start in range(0, records, batch):
-            n = min(batch, records - start)
-            cluster = rng.integers(0, len(centers), n)
-            noise = 0.3 * rng.standard_normal((n, dimension)).astype(np.float32)
-            ids = [f"item-{start + i:07d}" for i in range(n)]
-            md = [
-                {
-                    "genre": DEMO_GENRES[int(c) % len(DEMO_GENRES)],
-                    "year": int(1950 + (start + i) % 75),
-                    "cluster": int(c),
-                }
-                for i, c in enumerate(cluster)
-            ]
-            index.upsert_arrays(ids, centers[cluster] + noise, metadata=md)
-            bar.advance(task, n)
-
-
-def _query_table(index: Index, probe: list[float]) -> Table:
-    """Time a few filtered queries; show the top three matches' genre and year."""
-    table = Table(title="queries (top_k=5)")
-    table.add_column("query")
-    table.add_column("ms", justify="right")
-    table.add_column("top 3: genre/year", no_wrap=True)
-    for label, flt in DEMO_QUERIES:
-        t = time.perf_counter()
-        res = index.query(vector=probe, top_k=5, filter=flt, include_metadata=True)
-        ms = (time.perf_counter() - t) * 1000
-        top = ", ".join(
-            f"{(m.metadata or {}).get('genre')}/{(m.metadata or {}).get('year')}"
-            for m in res.matches[:3]
-        )
-        table.add_row(label, f"{ms:.1f}", top)
-    return table
+    stack = DemoStack(DemoOptions(data=data, port=port, rows=rows, workers=workers))
+    try:
+        with stop_signals():
+            stack.run()
+    except subprocess.CalledProcessError as exc:  # initdb, pg_ctl or psql
+        detail = (exc.stderr or exc.stdout or "").strip() if isinstance(exc.stderr, str) else ""
+        command = " ".join(str(a) for a in exc.cmd[-2:]) if exc.cmd else "a command"
+        raise CommandError(f"PostgreSQL: {command} failed: {detail or exc}") from None
+    except (ChildFailedError, TimeoutError, RuntimeError) as exc:
+        message = str(exc)
+        if "\n" in message:
+            stack.console.print(message.split("\n", 1)[1], highlight=False, markup=False)
+        raise CommandError(message) from None

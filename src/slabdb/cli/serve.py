@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -79,6 +80,27 @@ def serve(
     docs: bool = typer.Option(
         False, "--docs", help="Serve API docs at /docs and /openapi.json (no key needed)."
     ),
+    base_domain: str = typer.Option(
+        "",
+        help="Route by host name: serve every index on one port as "
+        "<index>-<project>.DOMAIN (point a wildcard DNS record *.DOMAIN at the server or "
+        "its load balancer). Default: each index on its own port.",
+    ),
+    data_port: int = typer.Option(
+        0,
+        min=0,
+        max=65535,
+        help="With --base-domain: serve the indexes on this port (default: the control port).",
+    ),
+    import_root: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--import-root",
+            help="A directory (or s3://bucket/prefix) that bulk-import URIs sent over the API "
+            "may lie under (repeatable). Without a directory, local paths are refused; "
+            "without an s3:// prefix, any s3:// URI is allowed.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the Pinecone-compatible REST and gRPC API.
 
@@ -93,6 +115,7 @@ def serve(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--model-alias") from exc
     _check_tls(tls_cert, tls_key, tls_self_signed)
+    domain = _check_routing(base_domain, data_port, port)
     if not init:
         require_existing(data, hint="pass --init to create a new database there")
     check_port_free(host, port)  # before anything is created
@@ -100,6 +123,8 @@ def serve(
         if metrics_port == port:
             raise CommandError("--metrics-port must differ from --port (index ports follow it)")
         check_port_free(metrics_host, metrics_port, flag="--metrics-port")
+    if data_port:
+        check_port_free(host, data_port, flag="--data-port")
     if init and (created := create_directory(data)) is not None:
         console.print(f"created data directory {created}", highlight=False)
 
@@ -113,8 +138,26 @@ def serve(
         allow_test_embedders=allow_test_embedders, model_aliases=tuple(aliases.items()),
         docs=docs, metrics_host=metrics_host, metrics_port=metrics_port or None,
         tls_cert=tls_cert or None, tls_key=tls_key or None, tls_self_signed=tls_self_signed,
+        base_domain=domain, data_port=data_port or None, import_roots=tuple(import_root or ()),
     )  # fmt: skip
     run(options, settings.engine_config())
+
+
+_DOMAIN = re.compile(
+    r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+def _check_routing(base_domain: str, data_port: int, port: int) -> str | None:
+    """The base domain (lower-case, no trailing dot) or None; one line if it cannot work."""
+    domain = base_domain.strip().lower().rstrip(".")
+    if base_domain and not _DOMAIN.match(domain):
+        raise CommandError(f"--base-domain {base_domain!r} is not a DNS name")
+    if data_port and not domain:
+        raise CommandError("--data-port needs --base-domain (without it each index has its port)")
+    if data_port and data_port == port:
+        raise CommandError("--data-port must differ from --port (or leave it out)")
+    return domain or None
 
 
 def _check_tls(cert: str, key: str, self_signed: bool) -> None:

@@ -3,7 +3,9 @@
 The ``default`` project is the root of the store, so a database written with
 ``slabdb.connect(dir)`` is served as-is; other projects live under
 ``projects/<name>/``.  Every index gets a *slot* in the control catalog: its data-plane
-port is the server's base port plus the slot.
+port is the server's base port plus the slot.  With host-name routing (``slabdb serve
+--base-domain``) an index is found by the first label of its host instead,
+``<index>-<project>`` (:func:`host_label`, :meth:`Projects.slot_for_host_label`).
 """
 
 from __future__ import annotations
@@ -29,10 +31,18 @@ DEFAULT_PROJECT = "default"
 INDEX_HANDLE_TTL_SECONDS = 2.0
 """How long a data-plane index handle is reused before its slot and config are re-read
 (with several servers, how long another server's delete can take to be noticed)."""
+HOST_LABELS_REREAD_SECONDS = 0.25
+"""An unknown host label re-reads the catalog's slots at most this often (so a stream of
+requests for a host that does not exist cannot flood the catalog)."""
 STALE_SLOT_SECONDS = 60.0
 """A slot row whose index is missing from the store is taken for a leftover of a failed
 create/delete (and released) only when older than this: a younger one may belong to a
 create in progress on another server."""
+
+
+def host_label(index: str, project: str) -> str:
+    """The first DNS label of an index's host under host-name routing."""
+    return f"{index}-{project}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,12 @@ class Projects:
         self._lock = threading.RLock()
         self._clients: dict[str, Client] = {}
         self._handles: dict[int, tuple[float, str, str, Index]] = {}
+        self._labels: dict[str, dict[tuple[str, str], int]] = {}
+        """host label -> (project, index) -> slot: more than one entry is ambiguous."""
+        self._labels_read_at = float("-inf")
+        self.unique_host_labels = False
+        """Refuse an index whose :func:`host_label` another project's index has (set when
+        the server routes by host name, where the label must name one index)."""
         self.on_slot: Callable[[int], None] | None = None
         """Called (from a worker thread) with every slot the control plane answers with:
         the server opens that slot's listener if another server created the index."""
@@ -116,6 +132,7 @@ class Projects:
             if slot is None:
                 raise IndexNotFoundError(f"Resource {model.name} not found")
         self._seen(slot.slot)
+        self._remember_label(project, model.name, slot.slot)
         return IndexInfo(project, model, slot.slot, slot.meta)
 
     def _seen(self, slot: int) -> None:
@@ -130,6 +147,8 @@ class Projects:
         name = validation.index_name(kwargs.get("name"))
         if client.has_index(name):
             raise AlreadyExistsError(f"Resource {name} already exists")
+        if self.unique_host_labels:
+            self._check_label_free(project, name)
         stale = self.catalog.get_slot(project, name)
         if stale is not None:  # left behind by a delete that died half-way?
             self.catalog.release_slot(project, name, older_than=time.time() - STALE_SLOT_SECONDS)
@@ -142,7 +161,17 @@ class Projects:
         except Exception:
             self.catalog.release_slot(project, name)
             raise
+        self._remember_label(project, name, slot.slot)
         return IndexInfo(project, model, slot.slot, meta)
+
+    def _check_label_free(self, project: str, name: str) -> None:
+        label = host_label(name, project)
+        for row in self.catalog.all_slots():
+            if row.project != project and host_label(row.name, row.project) == label:
+                raise AlreadyExistsError(
+                    f"index {row.name!r} of project {row.project!r} already has the host name "
+                    f"{label!r} (<index>-<project>): choose another index name"
+                )
 
     def describe_index(self, project: str, name: str) -> IndexInfo:
         return self._info(project, self.client(project).describe_index(name))
@@ -179,6 +208,8 @@ class Projects:
         client.delete_index(name)
         self.catalog.release_slot(project, name)
         self._forget(info.slot)
+        with self._lock:
+            self._labels.get(host_label(name, project), {}).pop((project, name), None)
         return info.slot
 
     def slots(self) -> list[IndexSlot]:
@@ -203,6 +234,33 @@ class Projects:
             self._handles[slot] = (now + INDEX_HANDLE_TTL_SECONDS, project, row.name, handle)
         return handle
 
+    def slot_for_host_label(self, label: str, reread: bool = True) -> int | None:
+        """The slot of the index whose host starts with ``label`` (None: no such index,
+        or two indexes made before host routing share it).  ``reread``: on a miss, read
+        the catalog's slots again (at most every HOST_LABELS_REREAD_SECONDS)."""
+        with self._lock:
+            slots = self._labels.get(label)
+            fresh = time.monotonic() - self._labels_read_at < HOST_LABELS_REREAD_SECONDS
+        if not slots and not fresh and reread:
+            self._read_labels(self.catalog.all_slots())
+            with self._lock:
+                slots = self._labels.get(label)
+        return next(iter(slots.values())) if slots and len(slots) == 1 else None
+
+    def _read_labels(self, slots: list[IndexSlot]) -> None:
+        labels: dict[str, dict[tuple[str, str], int]] = {}
+        for row in slots:
+            labels.setdefault(host_label(row.name, row.project), {})[row.project, row.name] = (
+                row.slot
+            )
+        with self._lock:
+            self._labels, self._labels_read_at = labels, time.monotonic()
+
+    def _remember_label(self, project: str, name: str, slot: int) -> None:
+        """An index this server just answered about is routable at once."""
+        with self._lock:
+            self._labels.setdefault(host_label(name, project), {})[project, name] = slot
+
     def _forget(self, slot: int) -> None:
         with self._lock:
             self._handles.pop(slot, None)
@@ -210,6 +268,7 @@ class Projects:
     def forget_changed(self, slots: list[IndexSlot]) -> None:
         """Drop cached handles whose slot was released or now holds another index (after
         another server's delete/create)."""
+        self._read_labels(slots)
         current = {s.slot: (s.project, s.name) for s in slots}
         with self._lock:
             for slot, (_, project, name, _) in list(self._handles.items()):

@@ -14,6 +14,9 @@ Where the files come from (nothing is downloaded, ever):
   Apache-2.0, same as the model). Its own truncation/padding settings (fixed 128) are
   replaced at load by truncation at ``max_input_tokens`` and pad-to-longest.
 
+Each batch is run in groups of texts of similar token count (:func:`length_runs`), so
+little of the work is padding.
+
 Both paths can be overridden (``model_path=``, ``tokenizer_path=``), e.g. for a machine
 that places the file by hand. Loading is lazy and thread-safe: constructing the embedder
 costs nothing; the first call loads the session (~0.2 s).
@@ -49,6 +52,12 @@ MINILM_DIMENSION = 384
 MINILM_MAX_INPUT_TOKENS = 256
 """The model's max_seq_length in sentence-transformers (position table holds 512)."""
 MINILM_BATCH_SIZE = 64
+MINILM_RUN_TOKENS = 1024
+"""Padded tokens per ONNX run. Each batch of texts is tokenized once, sorted by token
+count and cut into runs of similar length within this budget (4 texts of 256 tokens,
+32 of 32): a batch padded to its longest text is mostly padding otherwise. Measured on
+the demo catalog's chunks in calls of 17 (as the sync sends them), 2 busy cores:
+23 chunks/s padded to the longest of each call, 81/s in runs of 1024 tokens."""
 PAD_TOKEN = "[PAD]"
 PAD_ID = 0
 
@@ -88,6 +97,8 @@ class MiniLMEmbedder(Embedder):
             machine shared with a database, a server or other workers, spinning threads
             burn the cores the others need (measured: ~200 → ~300 texts/s on 2 busy
             cores); turn it on for a dedicated embedding process.
+        run_tokens: Padded tokens per ONNX run (see :data:`MINILM_RUN_TOKENS`); results
+            do not depend on it (within float tolerance) and keep the input's order.
     """
 
     _sort_by_length = True
@@ -101,9 +112,12 @@ class MiniLMEmbedder(Embedder):
         max_input_tokens: int = MINILM_MAX_INPUT_TOKENS,
         threads: int | None = None,
         spin: bool = False,
+        run_tokens: int = MINILM_RUN_TOKENS,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if run_tokens < 1:
+            raise ValueError("run_tokens must be at least 1")
         if not 2 < max_input_tokens <= 512:
             raise ValueError("max_input_tokens must be in 3..512")
         self._model_path = Path(model_path) if model_path is not None else None
@@ -112,6 +126,7 @@ class MiniLMEmbedder(Embedder):
         self._max_input_tokens = max_input_tokens
         self._threads = threads
         self._spin = spin
+        self._run_tokens = run_tokens
         self._lock = threading.Lock()
         self._session: Any = None
         self._tokenizer: Any = None
@@ -201,8 +216,16 @@ class MiniLMEmbedder(Embedder):
     def _embed_batch(self, texts: list[str], kind: InputKind) -> FloatMatrix:
         self.load()
         encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        lengths = [sum(e.attention_mask) for e in encodings]
+        out = np.empty((len(texts), MINILM_DIMENSION), dtype=np.float32)
+        for run in length_runs(lengths, self._run_tokens):
+            out[run] = self._embed_run([encodings[i] for i in run], max(lengths[i] for i in run))
+        return out
+
+    def _embed_run(self, encodings: list[Any], length: int) -> FloatMatrix:
+        """One ONNX run over encodings cut to ``length`` tokens (their longest)."""
+        ids = np.array([e.ids[:length] for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask[:length] for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
@@ -210,3 +233,18 @@ class MiniLMEmbedder(Embedder):
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return l2_normalize(pooled)
+
+
+def length_runs(lengths: list[int], budget: int) -> list[list[int]]:
+    """Positions grouped by similar token count: shortest first, each run's longest
+    times its size within ``budget`` (a run holds at least one text)."""
+    runs: list[list[int]] = []
+    current: list[int] = []
+    for position in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if current and lengths[position] * (len(current) + 1) > budget:
+            runs.append(current)
+            current = []
+        current.append(position)
+    if current:
+        runs.append(current)
+    return runs

@@ -92,8 +92,14 @@ class OutboxLoop:
                     conn.close()
         self._conn = self._aux = self._listen = None
 
-    def drain(self, *, until_empty: bool = False, timeout_seconds: float | None = None) -> int:
-        """Process batches until none is ready; returns keys processed.
+    def drain(
+        self,
+        *,
+        until_empty: bool = False,
+        timeout_seconds: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> int:
+        """Process batches until none is ready (or ``stop`` is set); returns keys processed.
 
         With ``until_empty``, also wait out retry backoffs and other workers' claims until
         the sync's outbox is empty (events that failed for good leave it for the errors
@@ -101,7 +107,7 @@ class OutboxLoop:
         """
         deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
         total = 0
-        while True:
+        while stop is None or not stop.is_set():
             n = self.run_batch()
             total += n
             if n:
@@ -116,6 +122,7 @@ class OutboxLoop:
                     f"sync {self.cfg.name}: outbox not empty after {timeout_seconds}s"
                 )
             time.sleep(0.05)
+        return total
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -145,7 +152,7 @@ class OutboxLoop:
         failures = 0
         while not stop.is_set():
             try:
-                self.drain()
+                self.drain(stop=stop)  # a stop waits for the batch in hand only
                 failures = 0
                 self._wait(stop)
             except self.transient_errors as exc:

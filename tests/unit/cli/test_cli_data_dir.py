@@ -96,7 +96,7 @@ def test_serve_init_on_an_existing_directory_keeps_it(
 def test_demo_creates_its_data_directory_mode_0700(tmp_path: Path) -> None:
     data = tmp_path / "demo"
     result = CliRunner().invoke(
-        app, ["demo", "--data", str(data), "--records", "1000", "--dimension", "4"]
+        app, ["demo", "--embedded", "--data", str(data), "--records", "1000", "--dimension", "4"]
     )
     assert result.exit_code == 0, result.output
     assert data.stat().st_mode & 0o777 == 0o700

@@ -10,13 +10,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 import slabdb
+from slabdb.api.console import install_console
 from slabdb.api.context import ServerContext
 from slabdb.api.docs import install_docs
 from slabdb.api.errors import MethodNotAllowedError, error_response, validation_message
 from slabdb.api.key_gate import KeyGateMiddleware
 from slabdb.api.limits import BodyLimitMiddleware, too_large
 from slabdb.api.observability import RequestContextMiddleware
-from slabdb.api.rest import control, data, records
+from slabdb.api.rest import bulk, control, data, records
 from slabdb.core.errors import InvalidArgumentError, NotFoundError, SlabDBError
 from slabdb.filters.parse import DEPTH_MESSAGE
 
@@ -39,6 +40,8 @@ def create_app(ctx: ServerContext, *, docs: bool = False) -> FastAPI:
     app.include_router(control.router)
     app.include_router(data.router)
     app.include_router(records.router)
+    install_console(app)
+    app.include_router(bulk.router)
 
     if docs:
         install_docs(app)

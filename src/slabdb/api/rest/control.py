@@ -20,7 +20,7 @@ router = APIRouter(tags=["control plane"])
 
 def _model(ctx: ServerContext, info: IndexInfo, request: Request) -> dict[str, Any]:
     version = versions.api_version(request.headers.get("x-pinecone-api-version"))
-    return versions.index_model(info, ctx.index_host(info.slot), version)
+    return versions.index_model(info, ctx.index_host(info), version)
 
 
 @router.post("/indexes", status_code=201)
