@@ -53,6 +53,11 @@ class EngineCollector(Collector):
             "Slabs at levels that reached their fan-out (waiting to merge)",
             labels=labels,
         )
+        compacted = GaugeMetricFamily(
+            "slabdb_last_compaction_timestamp_seconds",
+            "Unix time of the namespace's last published compaction",
+            labels=labels,
+        )
         for project, client in self._clients():
             fanout, max_level = client.config.level_fanout, client.config.max_level
             for index, ns_name, ns in client.open_namespace_entries():
@@ -69,7 +74,9 @@ class EngineCollector(Collector):
                     lv,
                     sum(c for lvl, c in per_level.items() if lvl < max_level and c >= fanout),
                 )
-        yield from (lsn, checkpoint, memtable, frozen, slabs, backlog)
+                if ns.manifest.last_compaction_at is not None:
+                    compacted.add_metric(lv, ns.manifest.last_compaction_at)
+        yield from (lsn, checkpoint, memtable, frozen, slabs, backlog, compacted)
 
 
 class ApiMetrics:

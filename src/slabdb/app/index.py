@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -52,6 +53,19 @@ class EngineFigures:
     slabs_per_level: dict[int, int] = field(default_factory=dict)
     memtable_records: int | None = None
     compaction_backlog: int | None = None
+    last_compaction_at: float | None = None
+    """Unix time of the namespace's last compaction (None: none yet, or not known)."""
+
+    def last_compaction_ago(self, now: float | None = None) -> str | None:
+        """How long ago the last compaction ran, e.g. ``"42 s ago"`` (None: none yet)."""
+        if self.last_compaction_at is None:
+            return None
+        seconds = max(0.0, (time.time() if now is None else now) - self.last_compaction_at)
+        if seconds < 120:
+            return f"{seconds:.0f} s ago"
+        if seconds < 7200:
+            return f"{seconds / 60:.0f} min ago"
+        return f"{seconds / 3600:.1f} h ago"
 
 
 class SearchIndex:
@@ -255,6 +269,7 @@ def _embedded_figures(client: Any, name: str) -> dict[str, Any]:
                 "slabs_per_level": levels,
                 "memtable_records": int(st["memtable_records"]),
                 "compaction_backlog": backlog,
+                "last_compaction_at": engine.manifest.last_compaction_at,
             }
     return {}
 
@@ -292,4 +307,6 @@ def _parse_figures(text: str, name: str) -> dict[str, Any]:
                 out["memtable_records"] = int(sample.value)
             elif sample.name == "slabdb_compaction_backlog_slabs":
                 out["compaction_backlog"] = int(sample.value)
+            elif sample.name == "slabdb_last_compaction_timestamp_seconds":
+                out["last_compaction_at"] = float(sample.value)
     return out

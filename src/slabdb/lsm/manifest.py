@@ -16,6 +16,7 @@ shape) is still read; the next publish writes it sealed.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -73,6 +74,8 @@ class ManifestRecord:
     version: int = 0
     checkpoint_lsn: int = 0
     slabs: tuple[SlabEntry, ...] = field(default_factory=tuple)
+    last_compaction_at: float | None = None
+    """Unix time of the last published compaction (None: none yet), for consoles."""
 
     def to_bytes(self, prefix: str) -> bytes:
         """The sealed object for the namespace at ``prefix``."""
@@ -82,6 +85,8 @@ class ManifestRecord:
             "checkpoint_lsn": self.checkpoint_lsn,
             "slabs": [asdict(s) for s in self.slabs],
         }
+        if self.last_compaction_at is not None:  # absent until the first compaction
+            body["last_compaction_at"] = self.last_compaction_at
         return seal(MANIFEST_KIND, manifest_identity(prefix), body)
 
     @classmethod
@@ -106,6 +111,7 @@ class ManifestRecord:
                 version=int(raw["version"]),
                 checkpoint_lsn=int(raw["checkpoint_lsn"]),
                 slabs=tuple(SlabEntry.from_dict(s) for s in raw["slabs"]),
+                last_compaction_at=_optional_time(raw.get("last_compaction_at")),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise CorruptionError(f"{where}: undecodable ({exc})") from exc
@@ -127,9 +133,10 @@ class ManifestRecord:
         )
 
     def with_compaction(
-        self, inputs: tuple[str, ...], output: SlabEntry | None
+        self, inputs: tuple[str, ...], output: SlabEntry | None, at: float | None = None
     ) -> ManifestRecord | None:
-        """Replace the contiguous run of ``inputs`` by ``output``; None if they are not all here."""
+        """Replace the contiguous run of ``inputs`` by ``output``; None if they are not all
+        here.  ``at`` (Unix time, default now) becomes ``last_compaction_at``."""
         ids = [s.id for s in self.slabs]
         try:
             start = ids.index(inputs[0])
@@ -139,7 +146,8 @@ class ManifestRecord:
             return None
         middle = () if output is None else (output,)
         slabs = (*self.slabs[:start], *middle, *self.slabs[start + len(inputs) :])
-        return replace(self, version=self.version + 1, slabs=slabs)
+        when = time.time() if at is None else at
+        return replace(self, version=self.version + 1, slabs=slabs, last_compaction_at=when)
 
     def slab_keys(self) -> set[str]:
         return {s.key for s in self.slabs}
@@ -174,3 +182,12 @@ class ManifestStore:
             except ObjectExistsError as exc:
                 raise PreconditionFailedError(f"{self.key} was created concurrently") from exc
         return self._store.put_if_match(self.key, data, expected_etag)
+
+
+def _optional_time(value: object) -> float | None:
+    """``last_compaction_at`` as stored (absent in manifests written before it existed)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"last_compaction_at must be a number, got {value!r}")
+    return float(value)

@@ -113,3 +113,13 @@ def test_publish_is_compare_and_swap() -> None:
     with pytest.raises(ConflictError):  # stale etag loses; nothing is overwritten
         ms.publish(m1.with_flush(_slab(3), 3, False), etag1)
     assert [s.id for s in ms.load()[0].slabs] == ["s1", "s2"]
+
+
+def test_a_compaction_records_when_it_ran_and_the_time_survives_a_round_trip() -> None:
+    m = ManifestRecord().with_flush(_slab(1), 5, cleared=False).with_flush(_slab(2), 9, False)
+    assert m.last_compaction_at is None  # flushes are not compactions
+    c = m.with_compaction(("s1", "s2"), _slab(3, 1), at=1_700_000_000.5)
+    assert c is not None and c.last_compaction_at == 1_700_000_000.5
+    again = ManifestRecord.from_bytes(c.to_bytes(PREFIX), PREFIX)
+    assert again == c
+    assert again.with_flush(_slab(4), 12, cleared=False).last_compaction_at == 1_700_000_000.5
