@@ -152,7 +152,7 @@ def _layout(ns: Any) -> list[dict[str, Any]]:
 def worker_faiss(args: argparse.Namespace, data: RealSet, same: bool) -> dict[str, Any]:
     import faiss
 
-    from slabdb.slab.ann import candidate_count, ef_for
+    from slabdb.slab.ann_search import candidate_count, ef_for
 
     faiss.omp_set_num_threads(1)
     x = data.vectors

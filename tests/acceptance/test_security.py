@@ -27,6 +27,9 @@ from slabdb.api.rest.app import create_app
 
 SPEC = ServerlessSpec(cloud="aws", region="us-east-1")
 OPEN_WITH_DOCS = {"/health", "/docs", "/openapi.json", "/docs/static/{name}"}
+CONSOLE_SHELL = {"/console"}
+"""The console's page holds no data: the browser cannot send a key on navigation, so the
+page asks for one and every /console/api/* call it makes carries it (checked below)."""
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +80,16 @@ def test_only_health_and_docs_answer_without_a_key(
 ) -> None:
     routes = app_routes(docs=True)
     assert {path for _, path in routes} >= OPEN_WITH_DOCS | {"/indexes", "/query"}
+    assert any(path.startswith("/console/api/") for _, path in routes)  # refused below
     answered: list[str] = []
     json_type = {"Content-Type": "application/json"}
     for base in (docs_server.url, index_url):  # control plane and an index's data plane
         for method, path in routes:
             url = base + concrete(path)
-            if path in OPEN_WITH_DOCS:
+            if path in OPEN_WITH_DOCS | CONSOLE_SHELL:
                 assert httpx.request(method, url).status_code == 200, (method, path)
+                if path in CONSOLE_SHELL:
+                    assert "Api-Key" in httpx.get(url).text  # the page asks, holds nothing
                 continue
             for body in (None, b"{}", b"{not json", b"x" * 3_000_000):
                 r = httpx.request(method, url, content=body, headers=json_type, timeout=10)

@@ -31,6 +31,8 @@ CATALOG_HELP = (
 )
 
 
+# A Typer command declares one parameter per command-line option: the long parameter list
+# is the option list. The body is a few named steps.
 def serve(
     data: str = typer.Option(DEFAULT_DATA, help=SERVE_DATA_HELP),
     init: bool = typer.Option(
@@ -107,28 +109,17 @@ def serve(
     The first start in a database creates project 'default' and prints its API key
     (also stored in <data>/_control/default-api-key, mode 0600).
     """
-    from slabdb.embed.models import EmbedModels, parse_aliases
-
-    try:
-        aliases = parse_aliases(model_alias or [])
-        EmbedModels(allow_test_models=allow_test_embedders, aliases=aliases)  # validate
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--model-alias") from exc
+    aliases = _model_aliases(model_alias or [], allow_test_embedders)
     _check_tls(tls_cert, tls_key, tls_self_signed)
     domain = _check_routing(base_domain, data_port, port)
     if not init:
         require_existing(data, hint="pass --init to create a new database there")
-    check_port_free(host, port)  # before anything is created
-    if metrics_port:
-        if metrics_port == port:
-            raise CommandError("--metrics-port must differ from --port (index ports follow it)")
-        check_port_free(metrics_host, metrics_port, flag="--metrics-port")
-    if data_port:
-        check_port_free(host, data_port, flag="--data-port")
+    _check_ports_free(host, port, metrics_host, metrics_port, data_port)  # before creating
     if init and (created := create_directory(data)) is not None:
         console.print(f"created data directory {created}", highlight=False)
 
-    from slabdb.api.server import ServeOptions, run
+    from slabdb.api.serve_options import ServeOptions
+    from slabdb.api.server import run
     from slabdb.core.config import Settings
 
     settings = Settings(data=data)
@@ -141,6 +132,31 @@ def serve(
         base_domain=domain, data_port=data_port or None, import_roots=tuple(import_root or ()),
     )  # fmt: skip
     run(options, settings.engine_config())
+
+
+def _model_aliases(specs: list[str], allow_test_embedders: bool) -> dict[str, str]:
+    """``--model-alias NAME=MODEL`` values as a dict, checked against the known models."""
+    from slabdb.embed.models import EmbedModels, parse_aliases
+
+    try:
+        aliases = parse_aliases(specs)
+        EmbedModels(allow_test_models=allow_test_embedders, aliases=aliases)  # validate
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model-alias") from exc
+    return aliases
+
+
+def _check_ports_free(
+    host: str, port: int, metrics_host: str, metrics_port: int, data_port: int
+) -> None:
+    """One line for a port that is taken (or clashes), before anything is created."""
+    check_port_free(host, port)
+    if metrics_port:
+        if metrics_port == port:
+            raise CommandError("--metrics-port must differ from --port (index ports follow it)")
+        check_port_free(metrics_host, metrics_port, flag="--metrics-port")
+    if data_port:
+        check_port_free(host, data_port, flag="--data-port")
 
 
 _DOMAIN = re.compile(
@@ -178,7 +194,7 @@ def _check_tls(cert: str, key: str, self_signed: bool) -> None:
 def _catalog(data: str, catalog: str):  # type: ignore[no-untyped-def]
     """The control catalog named by ``--catalog`` (the store is not touched then), else the
     SQLite file in the ``--data`` directory."""
-    from slabdb.api.server import catalog_url
+    from slabdb.api.control_files import catalog_url
     from slabdb.control.catalog_db import ControlCatalog
     from slabdb.core.errors import StorageError
     from slabdb.storage import open_store

@@ -1,5 +1,7 @@
 """A slab's approximate nearest-neighbour index: faiss HNSW, always re-ranked exactly.
 
+This module builds and tunes it; :mod:`slabdb.slab.ann_search` loads and searches it.
+
 Built by :class:`~slabdb.slab.builder.SlabBuilder` for dense slabs with at least
 ``AnnConfig.min_rows`` live rows; stored as two extra slab sections (checksummed like
 every other section) and loaded the first time a query needs it:
@@ -23,8 +25,8 @@ compaction rebuilds the index from them.
 ``efSearch`` is tuned per slab at build time: sample rows (their own row left out of
 the truth and the answer) and midpoints of random row pairs are the queries, and
 efSearch grows along :data:`EF_LADDER` until recall@10 reaches ``target_recall`` plus
-:data:`TUNING_MARGIN`.  At query time the
-beam widens with k and with 1/sqrt(selectivity) of the filter (:func:`ef_for`).
+:data:`TUNING_MARGIN`.  At query time the beam widens with k and with
+1/sqrt(selectivity) of the filter (:func:`~slabdb.slab.ann_search.ef_for`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from typing import Any
 import faiss
 import numpy as np
 import numpy.typing as npt
-from pyroaring import AbstractBitMap
 
 from slabdb.core.config import AnnConfig
 from slabdb.core.errors import CorruptionError
@@ -62,13 +63,6 @@ TUNING_QUERIES = 200
 EF_LADDER = (32, 48, 64, 96, 128, 192, 256, 384, 512)
 """efSearch values tried, smallest first (below 32, recall on real embeddings is < 0.95
 at every slab size measured)."""
-MAX_EF_SEARCH = 4096
-"""Cap of the widened beam (filters, large k); beyond it the exact path is cheaper."""
-GATHERED_ROW_COST = 6
-"""Scoring a gathered (pre-filtered) row costs about this many rows of a whole-slab scan
-(the gather copies the row: ~300 ns against ~50 ns per row in one matrix-vector pass)."""
-MIN_CANDIDATES = TUNING_K
-"""At least this many candidates are re-ranked even for k < 10."""
 
 _FAISS_METRIC = {
     "cosine": faiss.METRIC_INNER_PRODUCT,
@@ -340,106 +334,3 @@ def _recall_without_self(found: I64, truth: I64, own: I64) -> float:
         total += len(want_set)
         hits += len(want_set & (set(got.tolist()) - {int(me)}))
     return hits / total if total else 1.0
-
-
-class AnnIndex:
-    """A slab's loaded ANN index (HNSW or IVF-PQ); thread-safe for concurrent searches."""
-
-    def __init__(self, params: AnnParams, index: Any) -> None:
-        self.params = params
-        self._index = index
-
-    @classmethod
-    def load(
-        cls, params_raw: memoryview | None, index_arr: npt.NDArray[Any] | None, dim: int
-    ) -> AnnIndex:
-        """Deserialize the sections; :class:`CorruptionError` when they do not make sense."""
-        if params_raw is None or index_arr is None:
-            raise CorruptionError("slab ANN index is incomplete (a section is missing)")
-        params = AnnParams.from_bytes(params_raw)
-        try:
-            index = faiss.deserialize_index(np.array(index_arr, dtype=np.uint8, copy=True))
-        except RuntimeError as exc:
-            raise CorruptionError(f"slab ANN index does not load: {exc}") from exc
-        if index.ntotal != params.rows or index.d != dim:
-            raise CorruptionError("slab ANN index does not match the slab")
-        return cls(params, index)
-
-    def propose(
-        self, query: F32, k: int, candidates: AbstractBitMap, n_rows: int, live_rows: int
-    ) -> I64 | None:
-        """Candidate rows for a top-``k`` query restricted to ``candidates``, or None.
-
-        None means "search exactly": the candidates are too few (below the index's
-        ``exact_filter_fraction`` of its rows, or an exact search of them costs less
-        than the widened ANN search plus its re-rank), or the index found fewer than
-        ``min(k, len(candidates))`` of them.
-        """
-        m = len(candidates)
-        selectivity = m / self.params.rows if self.params.rows else 0.0
-        if selectivity < self.params.exact_filter_fraction:
-            return None
-        exact_cost = min(GATHERED_ROW_COST * m, n_rows)  # in whole-scan rows
-        if exact_cost < self._search_cost(k, selectivity):
-            return None
-        bits = None
-        if m < live_rows:  # a filter or excluded rows: the index's ID selector
-            mask = np.zeros(n_rows + (-n_rows % 8), dtype=np.bool_)
-            mask[np.frombuffer(candidates.to_array(), dtype=np.uint32)] = True
-            bits = np.packbits(mask, bitorder="little")
-        rows = self.candidates(query, k, bits, selectivity)
-        return rows if len(rows) >= min(k, m) else None
-
-    @property
-    def is_ivf(self) -> bool:
-        return self.params.kind == ivf.IVF_KIND
-
-    def _search_cost(self, k: int, selectivity: float) -> float:
-        """An ANN search's cost in rows of an exact whole-slab scan."""
-        p = self.params
-        if not self.is_ivf:
-            return p.exact_rows_per_ef * ef_for(p.ef_search, candidate_count(k), selectivity)
-        nprobe = ivf.nprobe_for(p.ef_search, k, selectivity, p.nlist)
-        scanned = ivf.scanned_codes(nprobe, p.rows, p.nlist)
-        depth = ivf.rerank_count(k, p.rerank)
-        return GATHERED_ROW_COST * depth + ivf.FAST_SCAN_CODE_COST * scanned
-
-    def candidates(
-        self, query: F32, k: int, allowed_bits: npt.NDArray[np.uint8] | None, selectivity: float
-    ) -> I64:
-        """Rows the index proposes for a top-``k`` ``query`` (sorted by row), to re-rank.
-
-        ``allowed_bits`` is a little-endian packed bitmap over the slab's rows (faiss
-        ``IDSelectorBitmap``): the index then only returns allowed rows, and the search
-        widens with 1/selectivity (:func:`ef_for`, :func:`~slabdb.slab.ann_ivf.nprobe_for`)
-        so enough of them are reached.
-        """
-        selector = None
-        if allowed_bits is not None:
-            selector = faiss.IDSelectorBitmap(len(allowed_bits) * 8, faiss.swig_ptr(allowed_bits))
-        q = to_index_space(query.reshape(1, -1), self.params.metric)
-        if self.is_ivf:
-            nprobe = ivf.nprobe_for(self.params.ef_search, k, selectivity, self.params.nlist)
-            depth = ivf.rerank_count(k, self.params.rerank)
-            rows = ivf.search(self._index, q, depth, nprobe, selector)
-        else:
-            want = candidate_count(k)
-            ef = ef_for(self.params.ef_search, want, selectivity)
-            params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)  # type: ignore[attr-defined]
-            rows = self._index.search(q, want, params=params)[1][0]
-        return np.sort(rows[rows >= 0]).astype(np.int64)
-
-
-def ef_for(tuned: int, k: int, selectivity: float) -> int:
-    """efSearch for one query: the tuned width, scaled by k/10 and 1/sqrt(selectivity).
-
-    Measured at 100k MiniLM rows (docs/design/ann.md): a 10 % selector needs ~3x the
-    unfiltered beam for the same recall, a 50 % one ~1.4x.
-    """
-    scale = max(1.0, k / TUNING_K) / np.sqrt(max(selectivity, 1e-6))
-    return int(min(max(tuned * scale, k), max(MAX_EF_SEARCH, k)))
-
-
-def candidate_count(k: int) -> int:
-    """Candidates asked of the graph for a top-``k`` query (re-ranked exactly)."""
-    return max(k, MIN_CANDIDATES)

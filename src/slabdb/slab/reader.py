@@ -1,4 +1,4 @@
-"""Read a slab: zero-copy views over its sections, filters, and exact search.
+"""Read a slab: zero-copy views over its sections, its rows, filters; search entry.
 
 :meth:`SlabReader.from_bytes` checks the object's framing and every section's
 checksum (:class:`~slabdb.core.errors.CorruptionError` otherwise), then decodes lazily:
@@ -8,20 +8,8 @@ is immutable and may be shared by threads.  :meth:`SlabReader.from_store` opens 
 stored slab without reading it whole (:mod:`slabdb.slab.backing`: memory-mapped from a
 local directory, or footer first and then sections and vector pages by ranged GETs
 through the slab cache); :meth:`vector_rows` reads just the rows a re-rank needs.
-
-The candidate rows are the live (not deleted) rows, intersected with ``allow`` and
-minus ``exclude_rows``.  A slab with an ANN index (:mod:`slabdb.slab.ann`, loaded on
-the first query that uses it) answers a dense query from the graph when the
-candidates are at least the index's ``exact_filter_fraction`` of its rows: the
-candidates become the graph's ID selector (never a post-filter), and the rows it
-proposes are re-scored exactly from the float32 vectors.  If the graph finds fewer
-than ``min(k, candidates)`` rows, or the query is sparse/hybrid, the search is exact.
-Exact search: when candidates are fewer than :data:`PREFILTER_FRACTION` of the
-rows, only they are gathered and scored (pre-filter); otherwise every row is scored
-and the candidates are picked out.  Either way a filter that admits k rows returns
-k rows.  Scores follow :mod:`slabdb.query.scoring`; for hybrid
-(dense + sparse, dotproduct) the float32 dense score and the float64 sparse dot
-product are added in float64 and rounded to float32.
+:meth:`SlabReader.search` is exact top-k search, or the ANN index's proposals
+re-scored exactly (:mod:`slabdb.slab.search`).
 """
 
 from __future__ import annotations
@@ -36,34 +24,24 @@ import numpy as np
 import numpy.typing as npt
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
-from slabdb.core.errors import CorruptionError, DimensionMismatchError
-from slabdb.core.values import METRICS, RecordVersion, SparseVector
+from slabdb.core.errors import CorruptionError
+from slabdb.core.values import RecordVersion, SparseVector
 from slabdb.filters.ast import Expr
 from slabdb.filters.evaluate import to_bitmap
 from slabdb.filters.metadata_index import FieldStats, MetadataIndex, bitmap_from_rows
-from slabdb.query.scoring import dense_scores, top_k_rows
-from slabdb.slab.ann import ANN_INDEX_SECTION, ANN_PARAMS_SECTION, AnnIndex
-from slabdb.slab.backing import (
-    VECTOR_PAGE_CRC_SECTION,
-    MappedBacking,
-    SlabBacking,
-    WholeBacking,
-    open_backing,
-    rows_per_page,
-)
-from slabdb.slab.format import BYTES_DTYPE, SlabStats, decode_slab
+from slabdb.slab.ann import ANN_INDEX_SECTION, ANN_PARAMS_SECTION
+from slabdb.slab.ann_search import AnnIndex
+from slabdb.slab.backing import SlabBacking, WholeBacking
+from slabdb.slab.backing_mapped import MappedBacking
+from slabdb.slab.backing_ranged import RangedBacking
+from slabdb.slab.format import SlabStats, decode_slab
+from slabdb.slab.search import search_slab
 from slabdb.slab.sparse import Postings, SparseRows
 from slabdb.storage.base import ObjectStore
 from slabdb.storage.cache import ByteCache
 
 I64 = npt.NDArray[np.int64]
 F32 = npt.NDArray[np.float32]
-
-PREFILTER_FRACTION = 0.10
-"""Below this fraction of allowed rows, search gathers and scores only those rows."""
-
-_NO_RESULTS_ROWS = np.empty(0, dtype=np.int64)
-_NO_RESULTS_SCORES = np.empty(0, dtype=np.float32)
 
 
 class SlabReader:
@@ -86,13 +64,13 @@ class SlabReader:
         """
         try:
             footer, view = decode_slab(data, verify=verify)
-            reader = cls(WholeBacking(footer, view, where))
-            reader._check_shapes()
+            backing = WholeBacking(footer, view, where)
+            backing.check_shapes()
         except CorruptionError as exc:
             if where is None:
                 raise
             raise CorruptionError(f"{where}: {exc.message}") from exc
-        return reader
+        return cls(backing)
 
     @classmethod
     def from_path(cls, path: Path, *, where: str | None = None) -> SlabReader:
@@ -112,18 +90,20 @@ class SlabReader:
         directory, else its footer now and sections by ranged GETs through ``cache``
         later (each checked before it is used and cached).  ``data``: the slab's bytes
         just written (seeds the cache; nothing is fetched back)."""
-        return cls._checked(open_backing(store, key, size, cache, data))
+        path = store.local_path(key)
+        if path is not None:
+            return cls._checked(MappedBacking(path, key, verify=data is None))
+        return cls._checked(RangedBacking.open(store, key, size, cache, data))
 
     @classmethod
     def _checked(cls, backing: SlabBacking) -> SlabReader:
-        reader = cls(backing)
         try:
-            reader._check_shapes()
+            backing.check_shapes()
         except CorruptionError as exc:
             if backing.where is None:
                 raise
             raise CorruptionError(f"{backing.where}: {exc.message}") from exc
-        return reader
+        return cls(backing)
 
     # --- facts ------------------------------------------------------------------------
     @property
@@ -243,6 +223,10 @@ class SlabReader:
         """``vectors[rows]`` without reading the whole section of a remote slab."""
         return self._backing.vector_rows(rows)
 
+    def scanned_vectors(self) -> None:
+        """Hint: every row of :attr:`vectors` was just read (a whole-slab scan)."""
+        self._backing.touched(self.n)
+
     @cached_property
     def norms(self) -> F32 | None:
         return self._array("norms")
@@ -279,11 +263,35 @@ class SlabReader:
 
     def sparse(self, row: int) -> SparseVector | None:
         """Row ``row``'s sparse vector (None if it has none)."""
-        if self._sparse_rows is None:
+        if self.sparse_rows is None:
             if not 0 <= row < self.n:
                 raise IndexError(row)
             return None
-        return self._sparse_rows.row(row)
+        return self.sparse_rows.row(row)
+
+    @cached_property
+    def sparse_rows(self) -> SparseRows | None:
+        """The sparse vectors by row (None for a slab without any)."""
+        if not self.has_sparse:
+            return None
+        return SparseRows(
+            indptr=self._required_array("sparse_indptr"),
+            indices=self._required_array("sparse_indices"),
+            values=self._required_array("sparse_values"),
+            present=self._required_array("sparse_present"),
+        )
+
+    @cached_property
+    def postings(self) -> Postings | None:
+        """The sparse vectors by term, for scoring every row (None without any)."""
+        if not self.has_sparse:
+            return None
+        return Postings(
+            terms=self._required_array("postings_terms"),
+            indptr=self._required_array("postings_indptr"),
+            rows=self._required_array("postings_rows"),
+            values=self._required_array("postings_values"),
+        )
 
     # --- filters and search -----------------------------------------------------------
     def version(self, row: int) -> RecordVersion:
@@ -324,103 +332,15 @@ class SlabReader:
         ties go to the lower row.  On a slab with an ANN index a dense query may be
         answered from the graph (scores are still exact; the set is approximate).
         """
-        query = self._query_vector(vector, sparse, metric)
-        if k <= 0 or self.n == 0:
-            return _NO_RESULTS_ROWS, _NO_RESULTS_SCORES
-        candidates = self._candidates(allow, exclude_rows)
-        m = len(candidates)
-        if m == 0:
-            return _NO_RESULTS_ROWS, _NO_RESULTS_SCORES
-        if query is not None and sparse is None and metric == self.metric and self.has_ann:
-            found = self._ann_search(query, metric, k, candidates)
-            if found is not None:
-                return found
-        if m == self.n:
-            rows = np.arange(self.n, dtype=np.int64)
-            scores = self._scores(query, sparse, metric, None)
-        else:
-            rows = np.frombuffer(candidates.to_array(), dtype=np.uint32).astype(np.int64)
-            if m < PREFILTER_FRACTION * self.n:
-                scores = self._scores(query, sparse, metric, rows)
-            else:
-                scores = self._scores(query, sparse, metric, None)[rows]
-        top = top_k_rows(scores, k, metric)
-        return rows[top], scores[top]
-
-    def _ann_search(
-        self, query: F32, metric: str, k: int, candidates: AbstractBitMap
-    ) -> tuple[I64, F32] | None:
-        """Top-``k`` from the graph, re-ranked exactly; None when exact search should answer."""
-        ann = self.ann_index()
-        assert ann is not None
-        rows = ann.propose(query, k, candidates, self.n, self.live_count)
-        if rows is None:
-            return None
-        scores = self._scores(query, None, metric, rows)
-        top = top_k_rows(scores, k, metric)
-        return rows[top], scores[top]
-
-    def _query_vector(
-        self, vector: npt.ArrayLike | None, sparse: SparseVector | None, metric: str
-    ) -> F32 | None:
-        if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r}")
-        if vector is None and sparse is None:
-            raise ValueError("search needs a dense vector, a sparse vector, or both")
-        if sparse is not None and metric != "dotproduct":
-            raise ValueError("sparse and hybrid search need metric 'dotproduct'")
-        if vector is None:
-            return None
-        if self.vector_type != "dense":
-            raise ValueError("a sparse slab cannot be searched with a dense vector")
-        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
-        if len(query) != self.dim:
-            raise DimensionMismatchError(
-                f"query vector has dimension {len(query)}, the slab has {self.dim}"
-            )
-        return query
-
-    def _candidates(
-        self, allow: AbstractBitMap | None, exclude_rows: npt.ArrayLike | AbstractBitMap | None
-    ) -> AbstractBitMap:
-        candidates: AbstractBitMap = self.live
-        if allow is not None:
-            candidates = candidates & allow
-        if isinstance(exclude_rows, AbstractBitMap):
-            candidates = candidates - exclude_rows
-        elif exclude_rows is not None:
-            excluded = np.asarray(exclude_rows)
-            if excluded.size:
-                candidates = candidates - bitmap_from_rows(excluded[excluded >= 0])
-        return candidates
-
-    def _scores(
-        self, query: F32 | None, sparse: SparseVector | None, metric: str, rows: I64 | None
-    ) -> F32:
-        dense: F32 | None = None
-        if query is not None:
-            norms = self.norms
-            assert norms is not None
-            if rows is None:
-                vectors = self.vectors
-                assert vectors is not None
-                dense = dense_scores(vectors, norms, query, metric)
-                self._backing.touched(self.n)
-            else:
-                dense = dense_scores(self.vector_rows(rows), norms[rows], query, metric)
-        if sparse is None:
-            assert dense is not None
-            return dense
-        n_scored = self.n if rows is None else len(rows)
-        if self._sparse_rows is None or self._postings is None:
-            sparse_part = np.zeros(n_scored, dtype=np.float64)
-        elif rows is None:
-            sparse_part = self._postings.score_all(sparse, self.n)
-        else:
-            sparse_part = self._sparse_rows.score_rows(sparse, rows)
-        if dense is None:
-            return sparse_part.astype(np.float32)
-        return (dense.astype(np.float64) + sparse_part).astype(np.float32)
+        return search_slab(
+            self,
+            vector=vector,
+            sparse=sparse,
+            metric=metric,
+            k=k,
+            allow=allow,
+            exclude_rows=exclude_rows,
+        )
 
     # --- decoding helpers -------------------------------------------------------------
     def _array(self, name: str) -> npt.NDArray[Any] | None:
@@ -454,51 +374,3 @@ class SlabReader:
         ):
             raise CorruptionError("slab metadata columns do not match the row count")
         return columns
-
-    @cached_property
-    def _sparse_rows(self) -> SparseRows | None:
-        if not self.has_sparse:
-            return None
-        return SparseRows(
-            indptr=self._required_array("sparse_indptr"),
-            indices=self._required_array("sparse_indices"),
-            values=self._required_array("sparse_values"),
-            present=self._required_array("sparse_present"),
-        )
-
-    @cached_property
-    def _postings(self) -> Postings | None:
-        if not self.has_sparse:
-            return None
-        return Postings(
-            terms=self._required_array("postings_terms"),
-            indptr=self._required_array("postings_indptr"),
-            rows=self._required_array("postings_rows"),
-            values=self._required_array("postings_values"),
-        )
-
-    def _check_shapes(self) -> None:
-        """Cheap structural checks so later decoding cannot index out of bounds."""
-        n, sections = self.n, self._footer.sections
-        expected: dict[str, tuple[int, ...]] = {
-            "lsns": (n,),
-            "deleted": (n,),
-            "metadata_present": (n,),
-        }
-        if self.vector_type == "dense":
-            expected["vectors"] = (n, self.dim or 0)
-            expected["norms"] = (n,)
-            if VECTOR_PAGE_CRC_SECTION in sections:
-                expected[VECTOR_PAGE_CRC_SECTION] = (-(-n // rows_per_page(self.dim or 1)),)
-        if self.has_sparse:
-            expected["sparse_indptr"] = (n + 1,)
-            expected["sparse_present"] = (n,)
-        for name, shape in expected.items():
-            info = sections.get(name)
-            if info is None or info.dtype == BYTES_DTYPE or info.shape != shape:
-                raise CorruptionError(f"slab section {name!r} is missing or has the wrong shape")
-        if self.has_sparse:
-            indptr = self._required_array("sparse_indptr")
-            n_entries = len(self._required_array("sparse_indices"))
-            if n and (indptr[0] != 0 or indptr[-1] != n_entries or np.any(np.diff(indptr) < 0)):
-                raise CorruptionError("slab sparse rows are inconsistent")

@@ -97,21 +97,14 @@ def init_sync(
     from environment variable ``api_key_env`` (only the variable's name is stored).
     A relative ``data`` directory is stored absolute (resolved against the current
     directory), so workers started in any directory find the index."""
-    data = absolute_location(data)
-    if target_url:
-        from slabdb.sync.remote import DEFAULT_API_KEY_ENV
-
-        data, api_key_env = "", api_key_env or DEFAULT_API_KEY_ENV
+    data, api_key_env = _stored_location(data, target_url, api_key_env)
     sync_name = check_sync_name(name or index.replace("-", "_"))
     tmpl = TextTemplate(template)
     model = embedder_instance or resolve_embedder(embedder, embedder_options)
     with connect(dsn) as conn:
-        schema_name, table_name, key_type, columns = schema.describe_table(conn, table, key)
-        missing = [c for c in (*tmpl.columns, *metadata) if c not in columns]
-        if missing:
-            raise InvalidArgumentError(
-                f"table {schema_name}.{table_name} has no column(s) {missing}"
-            )
+        schema_name, table_name, key_type = _source_table(
+            conn, table, key, [*tmpl.columns, *metadata]
+        )
         cfg = SyncConfig(
             name=sync_name,
             table_schema=schema_name,
@@ -135,6 +128,29 @@ def init_sync(
         with conn.transaction():
             schema.install(conn, cfg, tmpl.columns)
     return cfg
+
+
+def _stored_location(data: str, target_url: str, api_key_env: str) -> tuple[str, str]:
+    """``(data, api_key_env)`` as stored: ``data`` absolute, or with ``target_url`` no
+    data directory and the key variable defaulted."""
+    data = absolute_location(data)
+    if target_url:
+        from slabdb.sync.remote import DEFAULT_API_KEY_ENV
+
+        data, api_key_env = "", api_key_env or DEFAULT_API_KEY_ENV
+    return data, api_key_env
+
+
+def _source_table(
+    conn: psycopg.Connection, table: str, key: str, needed: Sequence[str]
+) -> tuple[str, str, str]:
+    """``(schema, name, key_type)`` of the synced table, which must have every column
+    in ``needed`` (the template's and the metadata columns)."""
+    schema_name, table_name, key_type, columns = schema.describe_table(conn, table, key)
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise InvalidArgumentError(f"table {schema_name}.{table_name} has no column(s) {missing}")
+    return schema_name, table_name, key_type
 
 
 def load_sync(dsn: str, name: str) -> SyncConfig:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from slabdb.api.server import ServeOptions, SlabServer
+from slabdb.api.serve_options import ServeOptions
+from slabdb.api.server import SlabServer
 
 
 @dataclass

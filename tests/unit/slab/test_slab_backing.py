@@ -10,7 +10,8 @@ import pytest
 from slabdb.core.config import AnnConfig, CacheConfig
 from slabdb.core.errors import CorruptionError
 from slabdb.slab import SlabBuilder, SlabReader
-from slabdb.slab.backing import HOT_SECTIONS, MappedBacking, rows_per_page
+from slabdb.slab.backing import HOT_SECTIONS, rows_per_page
+from slabdb.slab.backing_mapped import MappedBacking
 from slabdb.slab.format import decode_slab
 from slabdb.storage.cache import ByteCache
 from slabdb.storage.factory import open_store
@@ -136,17 +137,17 @@ def test_mapped_damage_is_corruption_naming_the_object_at_open(tmp_path: object)
 def test_rows_of_a_large_mapped_section_are_read_without_the_mapping(
     tmp_path: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from slabdb.slab import backing
+    from slabdb.slab import backing_mapped
 
     local = open_store(str(tmp_path))
     local.put(KEY, SLAB_EXACT)
     reader = SlabReader.from_store(local, KEY, 0, ByteCache(CacheConfig(disk_bytes=0)))
     rows = np.asarray([3, 1000, 2999], dtype=np.int64)
-    monkeypatch.setattr(backing, "MAPPED_VECTOR_BYTES", 0)  # every section is "large"
+    monkeypatch.setattr(backing_mapped, "MAPPED_VECTOR_BYTES", 0)  # every section is "large"
     reads: list[int] = []
-    real_pread = backing.os.pread
+    real_pread = backing_mapped.os.pread
     monkeypatch.setattr(
-        backing.os, "pread", lambda fd, n, at: reads.append(at) or real_pread(fd, n, at)
+        backing_mapped.os, "pread", lambda fd, n, at: reads.append(at) or real_pread(fd, n, at)
     )
     np.testing.assert_array_equal(
         reader.vector_rows(rows), VECTORS[rows] * (rows % 97 != 0)[:, None]

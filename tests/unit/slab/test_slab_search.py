@@ -12,7 +12,7 @@ from slabdb.core.errors import DimensionMismatchError
 from slabdb.core.values import SparseVector
 from slabdb.filters import parse_filter
 from slabdb.slab import SlabBuilder, SlabReader
-from slabdb.slab import reader as reader_module
+from slabdb.slab import search as search_module
 
 N, DIM, VOCAB = 500, 16, 60
 METRICS = ["cosine", "euclidean", "dotproduct"]
@@ -140,7 +140,7 @@ def test_pre_filter_and_scan_paths_agree(metric: str, monkeypatch: pytest.Monkey
     allow = reader.filter_bitmap(parse_filter({"tag": "red"}))
     results = []
     for fraction in (0.0, 1.01):  # force scan, then force pre-filter
-        monkeypatch.setattr(reader_module, "PREFILTER_FRACTION", fraction)
+        monkeypatch.setattr(search_module, "PREFILTER_FRACTION", fraction)
         results.append(reader.search(vector=query, sparse=None, metric=metric, k=25, allow=allow))
     assert results[0][0].tolist() == results[1][0].tolist()
     np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6)
@@ -230,7 +230,7 @@ def test_sparse_paths_are_bit_identical(monkeypatch: pytest.MonkeyPatch) -> None
     allow = reader.filter_bitmap(parse_filter({"tag": "blue"}))
     results = []
     for fraction in (0.0, 1.01):
-        monkeypatch.setattr(reader_module, "PREFILTER_FRACTION", fraction)
+        monkeypatch.setattr(search_module, "PREFILTER_FRACTION", fraction)
         results.append(
             reader.search(vector=None, sparse=sparse_query, metric="dotproduct", k=N, allow=allow)
         )
