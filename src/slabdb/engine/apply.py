@@ -8,7 +8,7 @@ reproduces the same records.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from slabdb.core.ops import (
@@ -22,7 +22,9 @@ from slabdb.core.ops import (
     WalEntry,
 )
 from slabdb.core.values import RecordVersion
+from slabdb.core.visibility import newest
 from slabdb.memtable import Memtable
+from slabdb.slab import SlabReader
 
 Current = Callable[[str], RecordVersion | None]
 """The current live version of an id (None if absent or deleted)."""
@@ -107,3 +109,22 @@ def updated(
         metadata=metadata,
         sparse=cur.sparse if sparse is None else sparse,
     )
+
+
+def current_version(
+    memtables: Sequence[Memtable], slabs: Iterable[SlabReader], record_id: str
+) -> RecordVersion | None:
+    """The live version of ``record_id`` (None if absent or deleted): the first memtable
+    (newest first) that has it or was cleared decides, else the newest slab version."""
+    for mem in memtables:
+        version = mem.latest(record_id)
+        if version is not None:
+            return None if version.deleted else version
+        if mem.cleared:
+            return None
+    located = ((r, r.row_of(record_id)) for r in slabs)
+    best = newest((int(r.lsns[row]), (r, row)) for r, row in located if row is not None)
+    if best is None:
+        return None
+    version = best[0].version(best[1])
+    return None if version.deleted else version

@@ -7,7 +7,9 @@ Concurrent writers are grouped into one WAL entry (:class:`GroupCommitter`).
 The active memtable is frozen at ``flush_records`` versions; frozen memtables are flushed
 oldest first to L0 slabs and the manifest is published by compare-and-swap.  On a
 lost race the manifest is re-read and the flush re-planned.  Compaction and garbage
-collection run from :mod:`slabdb.engine.maintenance`.
+collection run from :mod:`slabdb.engine.maintenance`.  New slab objects and manifest
+publication are :mod:`slabdb.engine.publish`; catching up with the store, and telling
+damage from races, is :mod:`slabdb.engine.recovery`.
 
 Reads take an immutable :class:`NamespaceView` (memtable snapshots + slab readers),
 cached until the next change, so they never hold the lock while searching.
@@ -19,23 +21,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
-from typing import Any, NoReturn
+from typing import Any
 
 from slabdb.compaction.runner import BuiltSlab, build_slab
 from slabdb.core.config import EngineConfig
-from slabdb.core.errors import (
-    ConflictError,
-    CorruptionError,
-    ObjectNotFoundError,
-    StaleNamespaceError,
-)
+from slabdb.core.errors import CorruptionError, StaleNamespaceError
 from slabdb.core.ops import Op, WalEntry
 from slabdb.core.values import IndexSpec, RecordVersion
-from slabdb.core.visibility import newest
-from slabdb.engine.apply import apply_entry
+from slabdb.engine.apply import apply_entry, current_version
 from slabdb.engine.gc_state import GcState
 from slabdb.engine.group_commit import GroupCommitter
+from slabdb.engine.publish import ManifestPublisher, import_plan
+from slabdb.engine.recovery import CatchUp, DeletedMeanwhile
 from slabdb.engine.sources import MemtableSource, SlabSource, Source
 from slabdb.engine.view import NamespaceView
 from slabdb.filters import parse_filter
@@ -43,8 +40,7 @@ from slabdb.lsm.manifest import ManifestRecord, ManifestStore, SlabEntry
 from slabdb.memtable import Memtable
 from slabdb.slab import SlabReader
 from slabdb.storage.base import ObjectStore
-from slabdb.storage.cache import shared_cache
-from slabdb.wal import WalWriter, encode_ops, find_gap, read_wal, wal_gap_message, wal_key
+from slabdb.wal import WalWriter, encode_ops, wal_key
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +48,6 @@ _MAX_FROZEN_BEFORE_INLINE_FLUSH = 4
 """Backpressure: a writer flushes itself when this many memtables wait."""
 LOG_CHECK_INTERVAL_SECONDS = 60.0
 """How often a refresh that found nothing new also LISTs the log for a gap (always on open)."""
-
-
-class _DeletedMeanwhile(Exception):
-    """What looked like damage is a namespace being deleted by another handle."""
 
 
 class Namespace:
@@ -84,7 +76,6 @@ class Namespace:
         """Serializes WAL appends and WAL catch-up, so entries are applied once, in order."""
         self._flush_lock = threading.Lock()
         self.maintenance_lock = threading.Lock()
-        self._manifests = ManifestStore(store, prefix)
         self._readers: dict[str, SlabReader] = {}
         self._manifest = ManifestRecord()
         self._etag: str | None = None
@@ -94,17 +85,40 @@ class Namespace:
         self._view: NamespaceView | None = None
         self._pair_cache: dict[tuple[str, str], Any] = {}
         self._synced_at = 0.0
-        self.manifest_conflicts = 0
         self.gc_state = GcState()
         self.refreshed_at = 0.0
-        self._log_checked_at = 0.0
         self.damage: CorruptionError | None = None
         """Set once the log or manifest is found damaged: writes are refused from then on."""
         self.may_build: Callable[[], bool] = lambda: not config.builder_lease
         """Whether this process may flush and publish now (the builder lease, engine/lease.py)."""
         self._writer = WalWriter(store, prefix, next_lsn=1)
         self._committer = GroupCommitter(self._commit)
+        self._publisher, self._catch_up = self._collaborators(ManifestStore(store, prefix))
         self.refresh()
+
+    def _collaborators(self, manifests: ManifestStore) -> tuple[ManifestPublisher, CatchUp]:
+        """The publisher and the catch-up, each working against this namespace's state."""
+        publisher = ManifestPublisher(
+            self.store,
+            manifests,
+            self.config.cache,
+            adopted=self._adopted,
+            adopt=self.adopt,
+            adopt_loaded=self._adopt_loaded,
+            keep_reader=self._keep_reader,
+            forget_reader=self._forget_reader,
+        )
+        catch_up = CatchUp(
+            self.store,
+            self.prefix,
+            manifests,
+            self._is_current,
+            adopted=lambda: (self._manifest, self._etag),
+            applied_lsn=lambda: self._applied_lsn,
+            adopt_loaded=self._adopt_loaded,
+            apply_entries=self._apply_entries,
+        )
+        return publisher, catch_up
 
     @property
     def _dim(self) -> int | None:
@@ -118,6 +132,10 @@ class Namespace:
     @property
     def applied_lsn(self) -> int:
         return self._applied_lsn
+
+    @property
+    def manifest_conflicts(self) -> int:
+        return self._publisher.conflicts
 
     def readers(self) -> dict[str, SlabReader]:
         with self._lock:
@@ -164,25 +182,11 @@ class Namespace:
             }
 
     # --- manifest adoption ------------------------------------------------------------------
-    def _load_readers(self, manifest: ManifestRecord) -> dict[str, SlabReader]:
-        with self._lock:
-            known = dict(self._readers)
-        out: dict[str, SlabReader] = {}
-        for entry in manifest.slabs:
-            reader = known.get(entry.id)
-            if reader is None:
-                try:  # memory-mapped (local directory) or read by range through the cache
-                    reader = SlabReader.from_store(
-                        self.store, entry.key, entry.size_bytes, shared_cache(self.config.cache)
-                    )
-                except ObjectNotFoundError as exc:
-                    raise ObjectNotFoundError(f"slab {entry.key} is missing") from exc
-            out[entry.id] = reader
-        return out
-
     def adopt(self, manifest: ManifestRecord, etag: str | None) -> None:
         """Install a newer manifest; drop memtable versions its checkpoint covers."""
-        readers = self._load_readers(manifest)
+        with self._lock:
+            known = dict(self._readers)
+        readers = self._publisher.open_readers(manifest, known)
         with self._lock:
             if manifest.version < self._manifest.version:
                 return
@@ -222,7 +226,7 @@ class Namespace:
         """Catch up with the store: newer manifest, then WAL entries after what we applied.
 
         On open, and at most every :data:`LOG_CHECK_INTERVAL_SECONDS` after, the end of the
-        log is checked too (:meth:`_check_log`).  Damage raises :class:`CorruptionError`
+        log is checked too (:meth:`CatchUp.check_log`).  Damage raises :class:`CorruptionError`
         naming the object, and from then on this handle refuses to write.
         """
         if self._is_current is not None and not self._is_current():
@@ -230,11 +234,11 @@ class Namespace:
             return
         with self._append_lock:
             try:
-                self._catch_up()
-                due = time.monotonic() - self._log_checked_at > LOG_CHECK_INTERVAL_SECONDS
+                self._catch_up.run()
+                due = time.monotonic() - self._catch_up.log_checked_at > LOG_CHECK_INTERVAL_SECONDS
                 if self.refreshed_at == 0.0 or due:
-                    self._check_log()
-            except _DeletedMeanwhile:
+                    self._catch_up.check_log()
+            except DeletedMeanwhile:
                 self.deleted = True
                 return
             except CorruptionError as exc:
@@ -243,59 +247,6 @@ class Namespace:
             with self._lock:
                 self._writer.next_lsn = max(self._writer.next_lsn, self._applied_lsn + 1)
             self._synced_at = self.refreshed_at = time.monotonic()
-
-    def _catch_up(self) -> None:
-        self._adopt_stored()
-        self._apply_entries(list(read_wal(self.store, self.prefix, after_lsn=self._applied_lsn)))
-        # The log ended at applied + 1.  If another process checkpointed past that point
-        # meanwhile (and garbage-collected the entries), the manifest now covers them.
-        manifest, etag = self._load_manifest()
-        if manifest.checkpoint_lsn > self._applied_lsn or manifest.version < self._manifest.version:
-            self._adopt_loaded(manifest, etag)
-            self._apply_entries(list(read_wal(self.store, self.prefix, self._applied_lsn)))
-
-    def _load_manifest(self) -> tuple[ManifestRecord, str | None]:
-        manifest, etag = self._manifests.load()
-        if etag is None and self._etag is not None:
-            self._damaged(
-                f"{self._manifests.key} is missing, but this namespace had published "
-                f"version {self._manifest.version} of it"
-            )
-        return manifest, etag
-
-    def _adopt_stored(self) -> None:
-        """Adopt the stored manifest; a slab it lists must exist (unless it changed since)."""
-        manifest, etag = self._load_manifest()
-        try:
-            self._adopt_loaded(manifest, etag)
-        except ObjectNotFoundError as exc:
-            again, again_etag = self._load_manifest()
-            if again_etag == etag:
-                self._damaged(f"{exc.message}, but {self._manifests.key} lists it")
-            self._adopt_loaded(again, again_etag)
-
-    def _check_log(self) -> None:
-        """Damage if the log has a hole above what was applied, or lost its manifest."""
-        if self._etag is None and self._applied_lsn == 0:  # no manifest, no LSN 1
-            found = next(iter(self.store.list(self.prefix)), None)
-            if found is not None:
-                self._catch_up()  # LSN 1 or a manifest may have landed since the GETs
-                if self._etag is None and self._applied_lsn == 0:
-                    self._damaged(
-                        f"{self._manifests.key} is missing, but the namespace holds "
-                        f"{found.key} and its log does not start at LSN 1: the checkpoint "
-                        "is lost"
-                    )
-        gap = find_gap(self.store, self.prefix, lambda: self._applied_lsn, self._catch_up)
-        if gap is not None:
-            self._damaged(wal_gap_message(self.prefix, *gap, self._manifest.checkpoint_lsn))
-        self._log_checked_at = time.monotonic()
-
-    def _damaged(self, message: str) -> NoReturn:
-        """Raise CorruptionError, unless the namespace is being deleted meanwhile."""
-        if self._is_current is not None and not self._is_current():
-            raise _DeletedMeanwhile
-        raise CorruptionError(message)
 
     # --- write path ------------------------------------------------------------------------
     def write_lsn(self, ops: list[Op]) -> tuple[int, list[Any]]:
@@ -353,19 +304,8 @@ class Namespace:
                     self._apply(entry)
 
     def _current(self, record_id: str) -> RecordVersion | None:
-        for mem in (self._active, *self._frozen):
-            version = mem.latest(record_id)
-            if version is not None:
-                return None if version.deleted else version
-            if mem.cleared:
-                return None
-        readers = (self._readers[entry.id] for entry in self._manifest.slabs)
-        located = ((r, r.row_of(record_id)) for r in readers)
-        best = newest((int(r.lsns[row]), (r, row)) for r, row in located if row is not None)
-        if best is None:
-            return None
-        version = best[0].version(best[1])
-        return None if version.deleted else version
+        slabs = (self._readers[entry.id] for entry in self._manifest.slabs)
+        return current_version((self._active, *self._frozen), slabs, record_id)
 
     def _matching_ids(self, filter_: dict[str, Any]) -> list[str]:
         self._view = None
@@ -417,48 +357,12 @@ class Namespace:
                 return None
             return manifest.with_flush(entry, mem.max_lsn, mem.cleared)
 
-        entry = self._write_slab(built)
-        self._publish_or_discard(plan, entry)
+        entry = self._publisher.write_slab(built)
+        self._publisher.publish_or_discard(plan, entry)
         with self._lock:
             if mem in self._frozen:
                 self._frozen.remove(mem)
                 self._view = None
-
-    def _write_slab(self, built: BuiltSlab | None) -> SlabEntry | None:
-        """Store a new slab object and keep its reader, so adopting it costs no GET."""
-        if built is None:
-            return None
-        self.store.put_if_absent(built.entry.key, built.data)
-        reader = SlabReader.from_store(
-            self.store,
-            built.entry.key,
-            len(built.data),
-            shared_cache(self.config.cache),
-            data=built.data,
-        )
-        with self._lock:
-            self._readers.setdefault(built.entry.id, reader)
-        return built.entry
-
-    def _publish(self, plan: Callable[[ManifestRecord], ManifestRecord | None]) -> bool:
-        """Compare-and-swap ``plan(current)`` in; on a lost race re-read and re-plan.
-
-        Returns False if the plan no longer applies (``plan`` returned None).
-        """
-        while True:
-            with self._lock:
-                manifest, etag = self._manifest, self._etag
-            new = plan(manifest)
-            if new is None:
-                return False
-            try:
-                new_etag = self._manifests.publish(new, etag)
-            except ConflictError:
-                self.manifest_conflicts += 1
-                self._adopt_loaded(*self._manifests.load())
-                continue
-            self.adopt(new, new_etag)
-            return True
 
     def reserve_lsn(self) -> int:
         """Log an entry of no operations on its own (never grouped with other writes) and
@@ -472,36 +376,23 @@ class Namespace:
         """List a bulk import's slabs first (oldest) in the manifest: they hold no tombstones,
         so compaction's tombstone rule stays right.  ``admit`` raises to refuse; False if
         they are listed already (a resumed import)."""
-        ids = {s.id for s in slabs}
-
-        def plan(manifest: ManifestRecord) -> ManifestRecord | None:
-            if any(s.id in ids for s in manifest.slabs):
-                return None
-            admit(manifest)
-            return replace(manifest, version=manifest.version + 1, slabs=(*slabs, *manifest.slabs))
-
-        return self._publish(plan)
+        return self._publisher.publish(import_plan(slabs, admit))
 
     def publish_compaction(self, inputs: tuple[str, ...], built: BuiltSlab | None) -> bool:
         """Swap ``inputs`` for the merged slab; False (output deleted) if the inputs are gone."""
-        output = self._write_slab(built)
-        return self._publish_or_discard(lambda m: m.with_compaction(inputs, output), output)
+        output = self._publisher.write_slab(built)
+        return self._publisher.publish_or_discard(
+            lambda m: m.with_compaction(inputs, output), output
+        )
 
-    def _publish_or_discard(
-        self, plan: Callable[[ManifestRecord], ManifestRecord | None], entry: SlabEntry | None
-    ) -> bool:
-        """Publish ``plan``; if it no longer applies or fails, drop the new slab's reader
-        (and, if it no longer applies, its object: a failure leaves that to GC)."""
-        try:
-            published = self._publish(plan)
-        except BaseException:
-            self._forget_reader(entry)
-            raise
-        if not published:
-            self._forget_reader(entry)
-            if entry is not None:
-                self.store.delete(entry.key)
-        return published
+    def _adopted(self) -> tuple[ManifestRecord, str | None]:
+        """The adopted manifest and its etag, taken together."""
+        with self._lock:
+            return self._manifest, self._etag
+
+    def _keep_reader(self, slab_id: str, reader: SlabReader) -> None:
+        with self._lock:
+            self._readers.setdefault(slab_id, reader)
 
     def _forget_reader(self, entry: SlabEntry | None) -> None:
         if entry is None:

@@ -114,56 +114,97 @@ class SlabBuilder:
         _check_inputs(
             n, ids, lsn_arr, del_arr, vectors, sparse, metadata, metric, vector_type, level
         )
-        live_rows = ~del_arr
         dead_rows = del_arr.tolist()
         hot: list[tuple[str, Section]] = [
             ("ids", _json_bytes(list(ids))),
             ("lsns", lsn_arr),
             ("deleted", del_arr),
         ]
-        tail: list[tuple[str, Section]] = []
-        dim: int | None = None
-        if vector_type == "dense":
-            assert vectors is not None
-            dim = int(np.shape(vectors)[1])
-            dense = _dense_matrix(vectors, del_arr, consume_vectors)
-            hot += [("norms", vector_norms(dense)), (VECTOR_PAGE_CRC_SECTION, page_crcs(dense))]
-            hot += list(build_ann_sections(dense, del_arr, metric, ann).items())
-            tail.append(("vectors", dense))
+        dense_hot, tail, dim = _dense_sections(vectors, del_arr, metric, ann, consume_vectors)
+        hot += dense_hot
         md_rows = [None if dead else md for md, dead in zip(metadata, dead_rows, strict=True)]
         index = MetadataIndex.build(md_rows)
         present, columns = _metadata_sections(md_rows, index)
         hot += [present, ("metadata_index", index.to_bytes())]
-        sparse_rows: list[SparseVector | None] = (
-            [None if dead else sv for sv, dead in zip(sparse, dead_rows, strict=True)]
-            if sparse is not None
-            else [None] * n
-        )
-        if vector_type == "sparse" or any(sv is not None for sv in sparse_rows):
-            hot += _sparse_sections(sparse_rows)
+        hot += _sparse_sections_if_any(sparse, dead_rows, vector_type)
         # Hot sections first and together (a ranged reader fetches them in one GET),
         # then the metadata columns, the vectors last (read by page).
-        sections = [*hot, columns, *tail]
-
-        for name, payload in (extra_sections or {}).items():
-            if name in RESERVED_SECTIONS:
-                raise ValueError(f"extra section {name!r} collides with a built-in section")
-            sections.append((name, payload))
-
-        stats = SlabStats(
-            count=n,
-            live_count=int(live_rows.sum()),
-            min_lsn=int(lsn_arr.min()) if n else 0,
-            max_lsn=int(lsn_arr.max()) if n else 0,
-            size_bytes=0,
-            field_stats=index.field_stats,
-            dim=dim,
-            metric=metric,
-            vector_type=vector_type,
-            level=level,
-        )
+        sections = [*hot, columns, *tail, *_extra_sections(extra_sections)]
+        stats = _slab_stats(lsn_arr, del_arr, index, dim, metric, vector_type, level)
         data = encode_slab(sections, stats)
         return data, dataclasses.replace(stats, size_bytes=len(data))
+
+
+def _dense_sections(
+    vectors: npt.NDArray[np.float32] | None,
+    deleted: npt.NDArray[np.bool_],
+    metric: str,
+    ann: AnnConfig | None,
+    consume: bool,
+) -> tuple[list[tuple[str, Section]], list[tuple[str, Section]], int | None]:
+    """A dense slab's hot sections (norms, page CRCs, maybe an ANN index), its tail (the
+    vectors themselves) and its dimension; nothing for a sparse slab (no ``vectors``)."""
+    if vectors is None:
+        return [], [], None
+    dense = _dense_matrix(vectors, deleted, consume)
+    hot: list[tuple[str, Section]] = [
+        ("norms", vector_norms(dense)),
+        (VECTOR_PAGE_CRC_SECTION, page_crcs(dense)),
+    ]
+    hot += list(build_ann_sections(dense, deleted, metric, ann).items())
+    return hot, [("vectors", dense)], int(np.shape(vectors)[1])
+
+
+def _slab_stats(
+    lsns: npt.NDArray[np.uint64],
+    deleted: npt.NDArray[np.bool_],
+    index: MetadataIndex,
+    dim: int | None,
+    metric: str,
+    vector_type: str,
+    level: int,
+) -> SlabStats:
+    """The slab's statistics, its size still 0 (known once encoded)."""
+    n = len(lsns)
+    return SlabStats(
+        count=n,
+        live_count=int((~deleted).sum()),
+        min_lsn=int(lsns.min()) if n else 0,
+        max_lsn=int(lsns.max()) if n else 0,
+        size_bytes=0,
+        field_stats=index.field_stats,
+        dim=dim,
+        metric=metric,
+        vector_type=vector_type,
+        level=level,
+    )
+
+
+def _sparse_sections_if_any(
+    sparse: Sequence[SparseVector | None] | None, dead_rows: list[bool], vector_type: str
+) -> list[tuple[str, Section]]:
+    """The sparse sections, if the slab is sparse or any live row has a sparse vector
+    (tombstone rows drop theirs)."""
+    sparse_rows: list[SparseVector | None] = (
+        [None if dead else sv for sv, dead in zip(sparse, dead_rows, strict=True)]
+        if sparse is not None
+        else [None] * len(dead_rows)
+    )
+    if vector_type == "sparse" or any(sv is not None for sv in sparse_rows):
+        return _sparse_sections(sparse_rows)
+    return []
+
+
+def _extra_sections(
+    extra_sections: Mapping[str, bytes | npt.NDArray[Any]] | None,
+) -> list[tuple[str, Section]]:
+    """The caller's own sections, none of which may take a built-in section's name."""
+    out: list[tuple[str, Section]] = []
+    for name, payload in (extra_sections or {}).items():
+        if name in RESERVED_SECTIONS:
+            raise ValueError(f"extra section {name!r} collides with a built-in section")
+        out.append((name, payload))
+    return out
 
 
 def _dense_matrix(
