@@ -4,7 +4,6 @@ sync workers and the web app (uvicorn in a thread), over a few hundred demo rows
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from slabdb.app.status import read_panel
 from slabdb.embed.base import Embedder
 from slabdb.sync import WorkerPool, WorkerSettings
 from slabdb.testing.app import ThreadedServer, demo_sample, write_snapshot
-from slabdb.testing.postgres import PostgresServer, find_pg_bin, temporary_postgres
+from slabdb.testing.postgres import PostgresServer, install_pg_bin_as_root, temporary_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST_WORKERS = WorkerSettings(poll_interval_seconds=0.5)
@@ -32,10 +31,8 @@ FAST_WORKERS = WorkerSettings(poll_interval_seconds=0.5)
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
-    if find_pg_bin() is None:
-        if os.geteuid() != 0:
-            pytest.skip("PostgreSQL 15 binaries missing (apt-get install postgresql) and not root")
-        subprocess.run(["bash", str(ROOT / "scripts" / "system-deps.sh")], check=True)
+    if not install_pg_bin_as_root(ROOT / "scripts" / "system-deps.sh"):
+        pytest.skip("PostgreSQL 15 binaries missing (apt-get install postgresql) and not root")
     with temporary_postgres() as server:
         yield server
 

@@ -7,7 +7,6 @@ browser is ``/usr/bin/chromium`` from ``scripts/system-deps.sh``.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from slabdb.testing.app import IMAGE_EDITORS
-from slabdb.testing.browser import CHROMIUM, chromium_available, chromium_page
+from slabdb.testing.browser import CHROMIUM, artifacts_dir, chromium_available, chromium_page
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -34,18 +33,10 @@ Stack = Any  # tests/app/conftest.py: the running stack (url, dsn, services, sql
 SEARCH_TIMEOUT_MS = 15_000
 
 
-ARTIFACTS_ENV = "SLABDB_TEST_ARTIFACTS"
-"""A directory that outlives pytest's rotating temporary ones (CI uploads, a person looks)."""
-
-
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where screenshots go: ``$SLABDB_TEST_ARTIFACTS/app`` or ``<pytest tmp>/artifacts``."""
-    if os.environ.get(ARTIFACTS_ENV):
-        path = Path(os.environ[ARTIFACTS_ENV]) / "app"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    return tmp_path_factory.mktemp("artifacts")
+    return artifacts_dir("app", lambda: tmp_path_factory.mktemp("artifacts"))
 
 
 @pytest.fixture

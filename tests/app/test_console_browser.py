@@ -7,7 +7,6 @@ Screenshots go to ``$SLABDB_TEST_ARTIFACTS/console/`` (or ``<pytest tmp>/artifac
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from demo_runner import DemoRun, demo_parent
 
 from slabdb.cli.local_postgres import find_pg_bin
 from slabdb.testing.app import free_port
-from slabdb.testing.browser import CHROMIUM, chromium_available, chromium_page
+from slabdb.testing.browser import CHROMIUM, artifacts_dir, chromium_available, chromium_page
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -30,7 +29,6 @@ if not chromium_available() or find_pg_bin() is None:
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-ARTIFACTS_ENV = "SLABDB_TEST_ARTIFACTS"
 ROWS = 120
 TIMEOUT_MS = 20_000
 
@@ -52,11 +50,7 @@ def demo() -> Iterator[DemoRun]:
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if os.environ.get(ARTIFACTS_ENV):
-        path = Path(os.environ[ARTIFACTS_ENV]) / "console"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    return tmp_path_factory.mktemp("artifacts")
+    return artifacts_dir("console", lambda: tmp_path_factory.mktemp("artifacts"))
 
 
 @pytest.fixture

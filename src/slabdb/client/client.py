@@ -22,7 +22,7 @@ from slabdb.client.handles import NamespaceHandles
 from slabdb.client.index import Index
 from slabdb.client.responses import IndexModel
 from slabdb.core.config import EngineConfig
-from slabdb.core.errors import InvalidArgumentError, PermissionDeniedError
+from slabdb.core.errors import IndexNotFoundError, InvalidArgumentError, PermissionDeniedError
 from slabdb.embed.models import EmbedModels
 from slabdb.engine.maintenance import BackgroundWorker
 from slabdb.engine.namespace import Namespace
@@ -206,7 +206,11 @@ class Client:
 
     def has_index(self, name: str) -> bool:
         self._check_open()
-        return name in {c.name for c in self.catalog.list()}
+        try:
+            self.catalog.get(name)  # one GET, not a LIST plus a GET per index
+        except IndexNotFoundError:
+            return False
+        return True
 
     def configure_index(
         self,

@@ -113,7 +113,7 @@ class Namespace:
             self.prefix,
             manifests,
             self._is_current,
-            adopted=lambda: (self._manifest, self._etag),
+            adopted=self._adopted,
             applied_lsn=lambda: self._applied_lsn,
             adopt_loaded=self._adopt_loaded,
             apply_entries=self._apply_entries,

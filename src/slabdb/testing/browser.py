@@ -10,7 +10,8 @@ gets a fresh profile directory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,17 @@ CHROMIUM_FLAGS = (
     "--no-first-run",
 )
 VIEWPORT = {"width": 1400, "height": 1000}
+ARTIFACTS_ENV = "SLABDB_TEST_ARTIFACTS"
+"""A directory that outlives pytest's rotating temporary ones (CI uploads, a person looks)."""
+
+
+def artifacts_dir(name: str, fallback: Callable[[], Path]) -> Path:
+    """Where screenshots go: ``$SLABDB_TEST_ARTIFACTS/<name>`` if set, else ``fallback()``."""
+    if os.environ.get(ARTIFACTS_ENV):
+        path = Path(os.environ[ARTIFACTS_ENV]) / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return fallback()
 
 
 def chromium_available() -> bool:

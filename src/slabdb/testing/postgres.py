@@ -22,10 +22,28 @@ from pathlib import Path
 
 from slabdb.cli.local_postgres import PostgresServer, find_pg_bin, free_port, run_as_user
 
-__all__ = ["TEST_DATABASE", "TEST_ROLE", "PostgresServer", "find_pg_bin", "temporary_postgres"]
+__all__ = [
+    "TEST_DATABASE",
+    "TEST_ROLE",
+    "PostgresServer",
+    "find_pg_bin",
+    "install_pg_bin_as_root",
+    "temporary_postgres",
+]
 
 TEST_DATABASE = "slabdb_test"
 TEST_ROLE = "slabdb"
+
+
+def install_pg_bin_as_root(install_script: Path) -> bool:
+    """Whether Debian's PostgreSQL binaries are there, running ``install_script``
+    (``scripts/system-deps.sh``) first when they are not and this process is root."""
+    if find_pg_bin() is not None:
+        return True
+    if os.geteuid() != 0:
+        return False
+    subprocess.run(["bash", str(install_script)], check=True)
+    return True
 
 
 @contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from slabdb.sync import (
 )
 from slabdb.sync.setup import open_target
 from slabdb.testing.embedders import FakeEmbedder
-from slabdb.testing.postgres import PostgresServer, find_pg_bin, temporary_postgres
+from slabdb.testing.postgres import PostgresServer, install_pg_bin_as_root, temporary_postgres
 
 ROOT = Path(__file__).resolve().parents[3]
 DIM = 16
@@ -53,10 +52,8 @@ def fake_embedder_by_name() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PostgresServer]:
-    if find_pg_bin() is None:
-        if os.geteuid() != 0:
-            pytest.skip("PostgreSQL 15 binaries missing (apt-get install postgresql) and not root")
-        subprocess.run(["bash", str(ROOT / "scripts" / "system-deps.sh")], check=True)
+    if not install_pg_bin_as_root(ROOT / "scripts" / "system-deps.sh"):
+        pytest.skip("PostgreSQL 15 binaries missing (apt-get install postgresql) and not root")
     with temporary_postgres() as server:
         yield server
 

@@ -107,6 +107,16 @@ FAKE_INIT = [
 """A sync on ``items`` with the test embedder, by reference so subprocesses find it."""
 
 
+def _init_fake_sync(dsn: str, tmp_path: Path) -> Path:
+    """The ``items`` table and a ``sync init`` on it with the test embedder; its data dir."""
+    _table(dsn)
+    data = tmp_path / "data"
+    data.mkdir()
+    res = CliRunner().invoke(app, ["sync", "init", "--dsn", dsn, *FAKE_INIT, "--data", str(data)])
+    assert res.exit_code == 0, res.output
+    return data
+
+
 def test_init_refuses_a_missing_data_directory(pg_dsn: str, tmp_path: Path) -> None:
     _table(pg_dsn)
     missing = tmp_path / "nope"
@@ -145,16 +155,9 @@ def test_relative_data_is_stored_absolute_so_workers_run_from_any_directory(
 
 
 def test_run_refuses_a_stored_data_directory_that_is_gone(pg_dsn: str, tmp_path: Path) -> None:
-    _table(pg_dsn)
-    data = tmp_path / "data"
-    data.mkdir()
-    base = ["--dsn", pg_dsn]
-    assert (
-        CliRunner().invoke(app, ["sync", "init", *base, *FAKE_INIT, "--data", str(data)]).exit_code
-        == 0
-    )
+    data = _init_fake_sync(pg_dsn, tmp_path)
     shutil.rmtree(data)
-    res = CliRunner().invoke(app, ["sync", "run", *base, "--once"])
+    res = CliRunner().invoke(app, ["sync", "run", "--dsn", pg_dsn, "--once"])
     assert res.exit_code == 1 and "stored by `sync init`" in res.stderr, res.output
     assert not data.exists()
 
@@ -164,15 +167,7 @@ def _cli(*args: str) -> list[str]:
 
 
 def test_status_is_readable_at_80_columns(pg_dsn: str, tmp_path: Path) -> None:
-    _table(pg_dsn)
-    data = tmp_path / "data"
-    data.mkdir()
-    assert (
-        CliRunner()
-        .invoke(app, ["sync", "init", "--dsn", pg_dsn, *FAKE_INIT, "--data", str(data)])
-        .exit_code
-        == 0
-    )
+    _init_fake_sync(pg_dsn, tmp_path)
     env = {**os.environ, "COLUMNS": "80", "SLABDB_SYNC_DSN": pg_dsn}
     proc = subprocess.run(
         _cli("sync", "status"), capture_output=True, text=True, env=env, timeout=120
@@ -186,15 +181,7 @@ def test_status_is_readable_at_80_columns(pg_dsn: str, tmp_path: Path) -> None:
 
 
 def test_run_logs_progress_lines_when_stdout_is_not_a_terminal(pg_dsn: str, tmp_path: Path) -> None:
-    _table(pg_dsn)
-    data = tmp_path / "data"
-    data.mkdir()
-    assert (
-        CliRunner()
-        .invoke(app, ["sync", "init", "--dsn", pg_dsn, *FAKE_INIT, "--data", str(data)])
-        .exit_code
-        == 0
-    )
+    _init_fake_sync(pg_dsn, tmp_path)
     env = {**os.environ, "SLABDB_SYNC_DSN": pg_dsn, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         _cli("sync", "run", "--progress-every", "0.2", "--poll-interval", "0.2"),

@@ -61,20 +61,22 @@ def namespace_panel(
     request: Request, ctx: Ctx, project: ProjectName, index: str, namespace: str
 ) -> Response:
     """The panel of one namespace: its LSM shape (refreshed), the playground, browsing."""
-    try:
-        shape = namespace_shape(ctx.projects.client(project), index, namespace)
-    except SlabDBError as exc:
-        return _error(request, exc)
-    return _fragment(request, "_namespace.html", index=index, namespace=namespace, shape=shape)
+    return _shape_fragment(request, ctx, project, index, namespace, "_namespace.html")
 
 
 @router.get(API_PATH + "/shape", response_class=HTMLResponse)
 def shape(request: Request, ctx: Ctx, project: ProjectName, index: str, namespace: str) -> Response:
+    return _shape_fragment(request, ctx, project, index, namespace, "_shape.html")
+
+
+def _shape_fragment(
+    request: Request, ctx: Ctx, project: str, index: str, namespace: str, template: str
+) -> Response:
     try:
         figures = namespace_shape(ctx.projects.client(project), index, namespace)
     except SlabDBError as exc:
         return _error(request, exc)
-    return _fragment(request, "_shape.html", index=index, namespace=namespace, shape=figures)
+    return _fragment(request, template, index=index, namespace=namespace, shape=figures)
 
 
 @router.get(API_PATH + "/query", response_class=HTMLResponse)

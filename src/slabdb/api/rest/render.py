@@ -49,13 +49,19 @@ def _paginated(out: dict[str, Any], pagination: Pagination | None) -> dict[str, 
     return out
 
 
-def _vector(v: Vector) -> dict[str, Any]:
-    item: dict[str, Any] = {"id": v.id, "values": v.values}
-    if v.sparse_values is not None:
-        item["sparseValues"] = _sparse(v.sparse_values)
-    if v.metadata is not None:
-        item["metadata"] = v.metadata
+def _with_extras(
+    item: dict[str, Any], sparse: SparseValues | None, metadata: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``item`` plus ``sparseValues`` and ``metadata`` when they are present."""
+    if sparse is not None:
+        item["sparseValues"] = _sparse(sparse)
+    if metadata is not None:
+        item["metadata"] = metadata
     return item
+
+
+def _vector(v: Vector) -> dict[str, Any]:
+    return _with_extras({"id": v.id, "values": v.values}, v.sparse_values, v.metadata)
 
 
 def upsert(res: UpsertResponse) -> dict[str, Any]:
@@ -67,14 +73,12 @@ def update(res: UpdateResponse) -> dict[str, Any]:
 
 
 def query(res: QueryResponse) -> dict[str, Any]:
-    matches = []
-    for m in res.matches:
-        item: dict[str, Any] = {"id": m.id, "score": m.score, "values": m.values}
-        if m.sparse_values is not None:
-            item["sparseValues"] = _sparse(m.sparse_values)
-        if m.metadata is not None:
-            item["metadata"] = m.metadata
-        matches.append(item)
+    matches = [
+        _with_extras(
+            {"id": m.id, "score": m.score, "values": m.values}, m.sparse_values, m.metadata
+        )
+        for m in res.matches
+    ]
     return {
         "results": [],
         "matches": matches,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import TypeVar
 
 from slabdb.api import versions
 from slabdb.api.service.inputs import (
@@ -55,6 +56,14 @@ is refused with 400 rather than silently answered as if it had been applied."""
 
 def _usage(usage: Usage | None) -> Usage:
     return Usage(read_units=0) if usage is None else usage
+
+
+_Served = TypeVar("_Served", QueryResponse, FetchResponse, FetchByMetadataResponse, ListResponse)
+
+
+def _served(res: _Served) -> _Served:
+    """A read answer as the wire shows it: the served namespace name, usage always set."""
+    return replace(res, namespace=naming.served_name(res.namespace), usage=_usage(res.usage))
 
 
 def _described(desc: NamespaceDescription) -> NamespaceDescription:
@@ -128,14 +137,11 @@ class IndexService:
             include_metadata=req.include_metadata,
             sparse_vector=req.sparse_vector,
         )
-        out = replace(res, namespace=naming.served_name(res.namespace), usage=_usage(res.usage))
-        return Reply(out, reconciled_lsn=res.lsn)
+        return Reply(_served(res), reconciled_lsn=res.lsn)
 
     def fetch(self, req: FetchInput) -> Reply[FetchResponse]:
         res = self.index.fetch(req.ids, namespace=naming.engine_name(req.namespace))
-        return Reply(
-            replace(res, namespace=naming.served_name(res.namespace), usage=_usage(res.usage))
-        )
+        return Reply(_served(res))
 
     def fetch_by_metadata(self, req: FetchByMetadataInput) -> Reply[FetchByMetadataResponse]:
         res = self.index.fetch_by_metadata(
@@ -144,9 +150,7 @@ class IndexService:
             limit=req.limit,
             pagination_token=req.pagination_token,
         )
-        return Reply(
-            replace(res, namespace=naming.served_name(res.namespace), usage=_usage(res.usage))
-        )
+        return Reply(_served(res))
 
     def list_vectors(self, req: ListInput) -> Reply[ListResponse]:
         res = self.index.list_paginated(
@@ -155,9 +159,7 @@ class IndexService:
             pagination_token=req.pagination_token,
             namespace=naming.engine_name(req.namespace),
         )
-        return Reply(
-            replace(res, namespace=naming.served_name(res.namespace), usage=_usage(res.usage))
-        )
+        return Reply(_served(res))
 
     def describe_index_stats(self, req: StatsInput) -> Reply[DescribeIndexStatsResponse]:
         """Filtered stats only under the versions that allow them (see :mod:`..versions`);
