@@ -111,15 +111,25 @@ def test_nodes_are_ready_on_health_and_the_image_checks_it() -> None:
     assert "embed" in re.search(r"pip install '\.\[([^\]]*)\]'", dockerfile).group(1)
 
 
-def test_the_proxy_balances_every_port_over_both_nodes() -> None:
-    conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    nodes = [
-        n
-        for n, s in _compose_services().items()
-        if s.get("command", [None])[:2] == ["slabdb", "serve"]
-    ]
+def _option(command: list[str], flag: str) -> str | None:
+    return next((a.split("=", 1)[1] for a in command if a.startswith(flag + "=")), None)
+
+
+def test_nodes_route_by_host_name_on_one_port_that_the_proxy_balances() -> None:
+    services = _compose_services()
+    nodes = {
+        n: s for n, s in services.items() if s.get("command", [None])[:2] == ["slabdb", "serve"]
+    }
     assert len(nodes) == 2
-    for port in range(5080, 5085):
-        for node in nodes:
-            assert f"server {node}:{port};" in conf
-        assert f"listen {port};" in conf
+    domains = {_option(s["command"], "--base-domain") for s in nodes.values()}
+    ports = {_option(s["command"], "--port") for s in nodes.values()}
+    assert len(domains) == 1 and None not in domains and ports == {"5080"}
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    for node in nodes:
+        assert f"server {node}:5080;" in conf
+    assert re.findall(r"listen (\d+);", conf) == ["5080"]
+    (domain,) = domains
+    aliases = services["proxy"]["networks"]["default"]["aliases"]
+    assert f"products-default.{domain}" in aliases  # the app's index, inside the network
+    for c in _k8s_containers():
+        assert _option(c["command"], "--base-domain") and _option(c["command"], "--advertise-port")

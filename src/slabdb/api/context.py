@@ -45,6 +45,8 @@ class ServerContext:
     data_port: int | None = None
     """Host-name routing: the port every index is served on (None: the control port)."""
     import_policy: ImportPolicy = field(default_factory=ImportPolicy)
+    advertise_port: int | None = None
+    """The port index hosts name (a load balancer's); None: the port served on."""
 
     @property
     def host_routing(self) -> bool:
@@ -61,8 +63,9 @@ class ServerContext:
     def index_host(self, info: IndexInfo) -> str:
         """The ``host`` that describe_index answers with."""
         if self.base_domain is None:
-            return f"{self.scheme}://{self.advertise_host}:{self.base_port + info.slot}"
-        port = self.routed_port
+            base = self.base_port if self.advertise_port is None else self.advertise_port
+            return f"{self.scheme}://{self.advertise_host}:{base + info.slot}"
+        port = self.routed_port if self.advertise_port is None else self.advertise_port
         suffix = "" if DEFAULT_PORTS[self.scheme] == port else f":{port}"
         label = host_label(info.model.name, info.project)
         return f"{self.scheme}://{label}.{self.base_domain}{suffix}"

@@ -14,6 +14,9 @@ class ServeOptions:
     port: int = DEFAULT_PORT
     catalog: str | None = None
     advertise_host: str | None = None
+    advertise_port: int | None = None
+    """The port clients reach this node's data plane on (a load balancer's), in index hosts
+    in place of ``data_port``/``port``; per-index ports: index N on ``advertise_port + N``."""
     insecure_dev: bool = False
     log_level: str = "info"
     allow_test_embedders: bool = False

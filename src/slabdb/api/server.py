@@ -91,6 +91,7 @@ class SlabServer:
             metrics=self.metrics,
             base_port=options.port,
             advertise_host=options.advertise_host or options.host,
+            advertise_port=options.advertise_port,
             scheme="https" if self.tls is not None else "http",
             open_listener=self.listeners.open,
             close_listener=self.listeners.close,

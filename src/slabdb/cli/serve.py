@@ -46,6 +46,13 @@ def serve(
     advertise_host: str = typer.Option(
         "", help="Host name to put in index hosts (default: --host)."
     ),
+    advertise_port: int = typer.Option(
+        0,
+        min=0,
+        max=65535,
+        help="Port to put in index hosts, e.g. a load balancer's (default: the port served "
+        "on; with per-index ports, index N on this port + N).",
+    ),
     insecure_dev: bool = typer.Option(
         False, "--insecure-dev", help="Accept any API key (like Pinecone's local emulator)."
     ),
@@ -125,7 +132,8 @@ def serve(
     settings = Settings(data=data)
     options = ServeOptions(
         data=settings.data, host=host, port=port, catalog=catalog or None,
-        advertise_host=advertise_host or None, insecure_dev=insecure_dev, log_level=log_level,
+        advertise_host=advertise_host or None, advertise_port=advertise_port or None,
+        insecure_dev=insecure_dev, log_level=log_level,
         allow_test_embedders=allow_test_embedders, model_aliases=tuple(aliases.items()),
         docs=docs, metrics_host=metrics_host, metrics_port=metrics_port or None,
         tls_cert=tls_cert or None, tls_key=tls_key or None, tls_self_signed=tls_self_signed,
@@ -160,7 +168,7 @@ def _check_ports_free(
 
 
 _DOMAIN = re.compile(
-    r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+    r"^(?=.{1,189}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
 
 

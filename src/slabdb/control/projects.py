@@ -23,7 +23,12 @@ from slabdb.control.catalog_db import ControlCatalog, IndexSlot, Project
 from slabdb.control.keys import NewKey, new_key
 from slabdb.control.prefixed_store import PrefixedStore
 from slabdb.core.config import EngineConfig
-from slabdb.core.errors import AlreadyExistsError, IndexNotFoundError, NotFoundError
+from slabdb.core.errors import (
+    AlreadyExistsError,
+    IndexNotFoundError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from slabdb.embed.models import EmbedModels
 from slabdb.storage.base import ObjectStore
 
@@ -38,6 +43,10 @@ STALE_SLOT_SECONDS = 60.0
 """A slot row whose index is missing from the store is taken for a leftover of a failed
 create/delete (and released) only when older than this: a younger one may belong to a
 create in progress on another server."""
+
+
+MAX_HOST_LABEL = 63
+"""A DNS label's limit (RFC 1035): ``<index>-<project>`` must fit it under host routing."""
 
 
 def host_label(index: str, project: str) -> str:
@@ -165,7 +174,15 @@ class Projects:
         return IndexInfo(project, model, slot.slot, meta)
 
     def _check_label_free(self, project: str, name: str) -> None:
+        """Host routing: ``<index>-<project>`` must be a DNS label no other index has."""
         label = host_label(name, project)
+        if len(label) > MAX_HOST_LABEL:
+            room = MAX_HOST_LABEL - len(project) - 1
+            raise InvalidArgumentError(
+                f"the host name label {label!r} (<index>-<project>) is {len(label)} characters; "
+                f"DNS allows {MAX_HOST_LABEL}: in project {project!r} an index name may have "
+                f"at most {room} characters"
+            )
         for row in self.catalog.all_slots():
             if row.project != project and host_label(row.name, row.project) == label:
                 raise AlreadyExistsError(
