@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	bash scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,dev,embed,sync,bulk,app]'
+	$(BIN)/pip install -q -e '.[test,dev,embed,sync,bulk,app,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)

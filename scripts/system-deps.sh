@@ -11,6 +11,8 @@ command -v make >/dev/null || need+=(make)
 # Debian's Chromium for the web app's browser tests (Playwright for Python drives it;
 # `playwright install` would download a browser of its own, which the network refuses).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Java 17 for pyspark 4.x (the spark extra's local[2] tests in tests/spark/).
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

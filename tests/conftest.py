@@ -5,6 +5,7 @@ Markers by what a test needs, so ``make test-fast`` can leave the expensive ones
 * ``postgres``: the test uses a ``pg_server`` fixture (directly or through another fixture);
 * ``server``: the test is under ``tests/acceptance/`` (each starts ``slabdb serve``
   subprocesses) unless marked ``embedded``, or it uses a fixture named ``server``;
+* ``spark``: the test is under ``tests/spark/`` (a local[2] SparkSession);
 * ``bench``, ``slow``, ``s3``: set by the tests themselves.
 """
 
@@ -18,6 +19,7 @@ import pytest
 from slabdb.testing.s3 import MotoS3Server, moto_s3_server
 
 ACCEPTANCE = Path(__file__).parent / "acceptance"
+SPARK = Path(__file__).parent / "spark"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -28,6 +30,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         in_acceptance = item.path.is_relative_to(ACCEPTANCE)
         if "server" in fixtures or (in_acceptance and not item.get_closest_marker("embedded")):
             item.add_marker(pytest.mark.server)
+        if item.path.is_relative_to(SPARK):
+            item.add_marker(pytest.mark.spark)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ RANK = {
     "slabdb": 5.5,  # the package's own __init__: lazy exports of client and core
     "control": 6,
     "api": 7, "sync": 7, "check": 7,
+    "spark": 7,  # slabdb.spark: a client of the embedded API and of served indexes
     "app": 7.5,  # the demo web app: over api/sync/control/client, under cli
     "cli": 8,
     "testing": 9,
