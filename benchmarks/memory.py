@@ -8,7 +8,9 @@ each process's resident set is its own:
    the IVF threshold so the flushes build no index);
 2. ``compact``: one compaction merges the L0 slabs into one slab, which gets the
    IVF-PQ fast-scan index (``ann.ivf_min_rows``, default 200k); peak RSS against the
-   output slab's size;
+   output slab's size, and where it came from: a thread samples the resident set every
+   20 ms with the compacting thread's innermost SlabDB function (``steps``: each
+   function's highest sample, in order; ``peak_at``: the stack at the highest);
 3. ``serve``: a default client opens the namespace and answers the queries (top-10,
    one at a time); RSS after opening and after the queries, peak RSS, p50 latency,
    recall@10 against exact brute force (computed by the parent).
@@ -27,7 +29,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +70,41 @@ def _rss() -> dict[str, float]:
     return out
 
 
+@contextmanager
+def _sampled(period: float = 0.02) -> Iterator[dict[str, Any]]:
+    """Sample this process's RSS with the calling thread's SlabDB stack until the block
+    ends; the result dict gets ``steps`` and ``peak_at`` (see the module doc)."""
+    caller, done, samples = threading.get_ident(), threading.Event(), []
+
+    def stack() -> list[str]:
+        frame, out = sys._current_frames().get(caller), []
+        while frame is not None:
+            if "slabdb" in frame.f_code.co_filename:
+                out.append(f"{Path(frame.f_code.co_filename).stem}.{frame.f_code.co_name}")
+            frame = frame.f_back
+        return out
+
+    def run() -> None:
+        while not done.wait(period):
+            samples.append((_rss(), stack()))
+
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        done.set()
+        thread.join()
+    steps: dict[str, dict[str, float]] = {}
+    for rss, where in samples:
+        step = where[0] if where else "(outside slabdb)"
+        if step not in steps or rss["rss_mb"] > steps[step]["rss_mb"]:
+            steps[step] = {k: rss[k] for k in ("rss_mb", "rssanon_mb", "rssfile_mb")}
+    result["steps"] = steps
+    result["peak_at"] = max(samples, key=lambda s: s[0]["rss_mb"])[1] if samples else []
+
+
 def _build_config(args: argparse.Namespace) -> Any:
     from slabdb import EngineConfig
     from slabdb.core.config import AnnConfig
@@ -100,7 +140,8 @@ def phase_compact(args: argparse.Namespace) -> dict[str, Any]:
     (engine,) = db.open_namespaces()
     before = _rss()
     start = time.perf_counter()
-    tasks = compact_until_idle(engine)
+    with _sampled() as where:
+        tasks = compact_until_idle(engine)
     seconds = time.perf_counter() - start
     after = _rss()
     slabs = engine.manifest.slabs
@@ -115,6 +156,7 @@ def phase_compact(args: argparse.Namespace) -> dict[str, Any]:
         "rss_before": before,
         "rss_after": after,
         "peak_over_output": after["peak_rss_mb"] / out_mb,
+        **where,
     }
 
 

@@ -4,32 +4,42 @@ Also used by flushes, which turn memtable versions into an L0 slab.  Both take t
 engine's :class:`~slabdb.core.config.AnnConfig`: a dense slab big enough gets an ANN
 index built from its float32 vectors (so compaction always rebuilds indexes from the
 source of truth, and an algorithm upgrade needs no re-ingest).
+
+A new slab is written section by section to an unlinked temporary file (``TMPDIR``)
+and handed on as a read-only mapping of it, so its bytes are never joined in memory
+next to the arrays they were encoded from (docs/design/compaction.md, "Memory").
 """
 
 from __future__ import annotations
 
+import mmap
+import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from slabdb.core.config import AnnConfig
 from slabdb.core.values import IndexSpec, RecordVersion, SparseVector
 from slabdb.core.visibility import newest_per_id
 from slabdb.lsm.manifest import SlabEntry
 from slabdb.slab import SlabBuilder, SlabReader
+from slabdb.slab.builder import SlabLayout
+from slabdb.slab.format import SlabStats
 from slabdb.storage.keys import slab_key
 
-_GATHER_ROWS = 65_536
-"""Rows gathered from one input per step (bounds the temporary copy)."""
+_GATHER_ROWS = 16_384
+"""Rows gathered from one input per step (bounds the temporary copy: 24 MiB at 384-d)."""
 
 
 @dataclass(frozen=True)
 class BuiltSlab:
     entry: SlabEntry
-    data: bytes
+    data: memoryview
+    """The slab's bytes: a read-only mapping of its spool file (:func:`_spooled`)."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +60,12 @@ def _encode(
     level: int,
     rows: SlabRows,
     ann: AnnConfig | None,
-    consume_vectors: bool = False,
 ) -> BuiltSlab | None:
+    """The slab of ``rows`` spooled (:func:`_spooled`); ``rows.vectors`` is scratch the
+    builder uses in place."""
     if not rows.ids:
         return None
-    data, stats = SlabBuilder.build(
+    layout = SlabBuilder.layout(
         ids=rows.ids,
         lsns=rows.lsns,
         deleted=rows.deleted,
@@ -65,8 +76,9 @@ def _encode(
         vector_type=spec.vector_type,
         level=level,
         ann=ann,
-        consume_vectors=consume_vectors,
+        consume_vectors=True,
     )
+    data, stats = _spooled(layout)
     slab_id = uuid.uuid4().hex
     entry = SlabEntry(
         id=slab_id,
@@ -79,6 +91,16 @@ def _encode(
         size_bytes=len(data),
     )
     return BuiltSlab(entry=entry, data=data)
+
+
+def _spooled(layout: SlabLayout) -> tuple[memoryview, SlabStats]:
+    """Write ``layout`` to an unlinked temporary file and map it read-only: the bytes live
+    in the page cache, not in the process's heap, and go away with the mapping."""
+    with tempfile.TemporaryFile(prefix="slabdb-slab-") as spool:
+        stats = layout.write(spool)
+        spool.flush()
+        mapped = mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ)
+    return memoryview(mapped), stats
 
 
 def _dense(spec: IndexSpec) -> bool:
@@ -108,7 +130,7 @@ def build_slab(
         metadata=[v.metadata for v in versions],
         sparse=[v.sparse for v in versions],
     )
-    return _encode(prefix, spec, level, rows, ann, consume_vectors=True)
+    return _encode(prefix, spec, level, rows, ann)
 
 
 def merge_slabs(
@@ -122,44 +144,25 @@ def merge_slabs(
     """Merge ``readers`` into one slab: the newest version of every id, in LSN order.
 
     Tombstones are kept unless ``drop_tombstones`` (nothing older than the inputs
-    remains).  Vectors are gathered per input straight into the output's array (which
-    the builder then uses in place), never row by row, and no per-record objects are
-    built.  Inputs are memory-mapped or read by page, so the inputs' vectors are not
-    resident together: each input's pages are let go once gathered, and the peak is
-    about the output's vectors twice (the array and the encoded slab).
+    remains).  The winners are found as arrays (no per-row tuples outlive that step);
+    vectors are gathered per input, a bounded chunk at a time, straight into the
+    output's array (which the builder then uses in place), and each input's vector
+    pages are let go once gathered.  The slab is then written to its spool file section
+    by section: the peak is the output's vectors once plus the ANN build's working set.
     """
-    best = newest_per_id(
-        (record_id, lsn, (pos, row))
-        for pos, reader in enumerate(readers)
-        for row, (record_id, lsn) in enumerate(zip(reader.ids, reader.lsns.tolist(), strict=True))
-    )
-    winners = sorted((lsn, pos, row) for lsn, (pos, row) in best.values())
-    if drop_tombstones:
-        winners = [w for w in winners if not readers[w[1]].deleted[w[2]]]
-    if not winners:
+    winners = _winners(readers, drop_tombstones)
+    if winners is None:
         return None
-    lsns = np.asarray([w[0] for w in winners], dtype=np.uint64)
-    win_pos = np.asarray([w[1] for w in winners], dtype=np.int64)
-    win_row = np.asarray([w[2] for w in winners], dtype=np.int64)
-    deleted = np.zeros(len(winners), dtype=np.bool_)
-    vectors = None
-    if _dense(spec):
-        assert spec.dimension is not None
-        vectors = np.empty((len(winners), spec.dimension), dtype=np.float32)
+    lsns, win_pos, win_row = winners
+    deleted = np.zeros(len(lsns), dtype=np.bool_)
     for p, reader in enumerate(readers):
-        mine = np.flatnonzero(win_pos == p)
-        if len(mine) == 0:
-            continue
+        mine = win_pos == p
         deleted[mine] = reader.deleted[win_row[mine]]
-        if vectors is not None and reader.vector_type == "dense":
-            for start in range(0, len(mine), _GATHER_ROWS):
-                part = mine[start : start + _GATHER_ROWS]
-                vectors[part] = reader.vector_rows(win_row[part])
-            reader.release_vectors()
+    vectors = _gather_vectors(spec, readers, win_pos, win_row)
     metadata: list[dict[str, Any] | None] = []
     sparse: list[SparseVector | None] = []
     ids: list[str] = []
-    for (_lsn, p, r), dead in zip(winners, deleted.tolist(), strict=True):
+    for p, r, dead in zip(win_pos.tolist(), win_row.tolist(), deleted.tolist(), strict=True):
         reader = readers[p]
         ids.append(reader.ids[r])
         metadata.append(None if dead else reader.metadata(r))
@@ -167,4 +170,55 @@ def merge_slabs(
     rows = SlabRows(
         ids=ids, lsns=lsns, deleted=deleted, vectors=vectors, metadata=metadata, sparse=sparse
     )
-    return _encode(prefix, spec, level, rows, ann, consume_vectors=True)
+    return _encode(prefix, spec, level, rows, ann)
+
+
+def _winners(
+    readers: Sequence[SlabReader], drop_tombstones: bool
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+    """The winning versions' LSNs, inputs and rows, in LSN order (None if none is left).
+
+    Rows are numbered across the inputs (``starts`` offsets) so the visibility rule runs
+    on plain ints and its dict is dropped as soon as the winners are arrays."""
+    starts = np.cumsum([0] + [r.n for r in readers], dtype=np.int64)
+    best = newest_per_id(
+        (record_id, lsn, start + row)
+        for start, reader in zip(starts[:-1].tolist(), readers, strict=True)
+        for row, (record_id, lsn) in enumerate(zip(reader.ids, reader.lsns.tolist(), strict=True))
+    )
+    won = np.fromiter((g for _lsn, g in best.values()), dtype=np.int64, count=len(best))
+    del best
+    all_lsns = np.concatenate([r.lsns for r in readers]).astype(np.uint64, copy=False)
+    won = won[np.argsort(all_lsns[won], kind="stable")]  # LSNs are unique per namespace
+    pos = np.searchsorted(starts, won, side="right") - 1
+    row = won - starts[pos]
+    if drop_tombstones:
+        dead = np.concatenate([r.deleted for r in readers])[won]
+        won, pos, row = won[~dead], pos[~dead], row[~dead]
+    if len(won) == 0:
+        return None
+    return all_lsns[won], pos, row
+
+
+def _gather_vectors(
+    spec: IndexSpec,
+    readers: Sequence[SlabReader],
+    win_pos: npt.NDArray[np.int64],
+    win_row: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float32] | None:
+    """The winners' dense vectors in output order (None for a sparse index), read from
+    each input in chunks of :data:`_GATHER_ROWS` rows; each input's vector pages are
+    released once it is done."""
+    if not _dense(spec):
+        return None
+    assert spec.dimension is not None
+    vectors = np.empty((len(win_pos), spec.dimension), dtype=np.float32)
+    for p, reader in enumerate(readers):
+        mine = np.flatnonzero(win_pos == p)
+        if len(mine) == 0 or reader.vector_type != "dense":
+            continue
+        for start in range(0, len(mine), _GATHER_ROWS):
+            part = mine[start : start + _GATHER_ROWS]
+            vectors[part] = reader.vector_rows(win_row[part])
+        reader.release_vectors()
+    return vectors

@@ -33,7 +33,7 @@ class PrefixedStore(ObjectStore):
     def put(self, key: str, data: bytes) -> str | None:
         return self._base.put(self._k(key), data)
 
-    def put_if_absent(self, key: str, data: bytes) -> str | None:
+    def put_if_absent(self, key: str, data: bytes | memoryview) -> str | None:
         return self._base.put_if_absent(self._k(key), data)
 
     def put_if_match(self, key: str, data: bytes, etag: str) -> str | None:

@@ -76,7 +76,12 @@ class RangedBacking(SlabBacking):
 
     @classmethod
     def open(
-        cls, store: ObjectStore, key: str, size: int, cache: ByteCache, data: bytes | None = None
+        cls,
+        store: ObjectStore,
+        key: str,
+        size: int,
+        cache: ByteCache,
+        data: bytes | memoryview | None = None,
     ) -> RangedBacking:
         """The slab at ``key`` (``size`` <= 0: asked of the store).  ``data`` (the bytes
         just written, already checked) seeds the cache with the footer and the hot
@@ -219,7 +224,7 @@ class RangedBacking(SlabBacking):
         return out
 
 
-def _seed(store: ObjectStore, key: str, data: bytes, cache: ByteCache) -> None:
+def _seed(store: ObjectStore, key: str, data: bytes | memoryview, cache: ByteCache) -> None:
     size = len(data)
     view = memoryview(data)
     tail_start = max(0, size - TAIL_READ_BYTES)

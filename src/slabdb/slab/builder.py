@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -45,7 +45,7 @@ from slabdb.filters.metadata_index import MetadataIndex
 from slabdb.query.scoring import vector_norms
 from slabdb.slab.ann import ANN_SECTIONS, build_ann_sections
 from slabdb.slab.backing import VECTOR_PAGE_CRC_SECTION, page_crcs
-from slabdb.slab.format import Section, SlabStats, encode_slab
+from slabdb.slab.format import Section, SlabStats, encode_slab, write_slab
 from slabdb.slab.sparse import Postings, SparseRows
 
 MAX_SLAB_ROWS = 2**32 - 1
@@ -79,6 +79,25 @@ def _json_bytes(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
+@dataclasses.dataclass(frozen=True)
+class SlabLayout:
+    """A slab's sections in object order and its statistics, ready to encode."""
+
+    sections: list[tuple[str, Section]]
+    stats: SlabStats
+    """Its ``size_bytes`` is still 0 (the encoded object's size)."""
+
+    def encode(self) -> tuple[bytes, SlabStats]:
+        """The slab's bytes and its statistics."""
+        data = encode_slab(self.sections, self.stats)
+        return data, dataclasses.replace(self.stats, size_bytes=len(data))
+
+    def write(self, out: BinaryIO) -> SlabStats:
+        """Write the slab to ``out`` section by section (never joined in memory)."""
+        size = write_slab(self.sections, self.stats, out)
+        return dataclasses.replace(self.stats, size_bytes=size)
+
+
 class SlabBuilder:
     """Turns columns of record versions into slab bytes (stateless)."""
 
@@ -99,14 +118,40 @@ class SlabBuilder:
         ann: AnnConfig | None = None,
         consume_vectors: bool = False,
     ) -> tuple[bytes, SlabStats]:
-        """Encode one slab; returns its bytes and its :class:`SlabStats`.
+        """Encode one slab (:meth:`layout`); returns its bytes and its :class:`SlabStats`."""
+        return cls.layout(
+            ids=ids, lsns=lsns, deleted=deleted, vectors=vectors, sparse=sparse,
+            metadata=metadata, metric=metric, vector_type=vector_type, level=level,
+            extra_sections=extra_sections, ann=ann, consume_vectors=consume_vectors,
+        ).encode()  # fmt: skip
+
+    @classmethod
+    def layout(
+        cls,
+        *,
+        ids: Sequence[str],
+        lsns: npt.ArrayLike,
+        deleted: npt.ArrayLike,
+        vectors: npt.NDArray[np.float32] | None,
+        sparse: Sequence[SparseVector | None] | None,
+        metadata: Sequence[Mapping[str, Any] | None],
+        metric: str,
+        vector_type: str,
+        level: int,
+        extra_sections: Mapping[str, bytes | npt.NDArray[Any]] | None = None,
+        ann: AnnConfig | None = None,
+        consume_vectors: bool = False,
+    ) -> SlabLayout:
+        """One slab's sections, to encode (:meth:`SlabLayout.encode`) or to write to a
+        file (:meth:`SlabLayout.write`).
 
         One version per id (duplicate ids raise ``ValueError``).  Rows with
         ``deleted=True`` are tombstones: their vector is stored as zeros and their
         metadata and sparse vector are dropped.  Metadata must already be validated.
         ``ann`` (None: never) decides whether a dense slab gets an ANN index.
         ``consume_vectors``: ``vectors`` is the caller's scratch float32 array, used (and
-        its tombstone rows zeroed) in place instead of copied.
+        its tombstone rows zeroed) in place instead of copied; the layout's ``vectors``
+        section is then that array.
         """
         n = len(ids)
         lsn_arr = np.asarray(lsns, dtype=np.uint64).reshape(-1)
@@ -131,8 +176,7 @@ class SlabBuilder:
         # then the metadata columns, the vectors last (read by page).
         sections = [*hot, columns, *tail, *_extra_sections(extra_sections)]
         stats = _slab_stats(lsn_arr, del_arr, index, dim, metric, vector_type, level)
-        data = encode_slab(sections, stats)
-        return data, dataclasses.replace(stats, size_bytes=len(data))
+        return SlabLayout(sections, stats)
 
 
 def _dense_sections(

@@ -24,9 +24,9 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -159,33 +159,54 @@ def encode_slab(sections: Sequence[tuple[str, Section]], stats: SlabStats) -> by
     Arrays are written in little-endian C order.  ``stats.size_bytes`` is ignored
     (the object's own length is its size).
     """
-    chunks: list[Any] = []
+    return b"".join(_slab_chunks(sections, stats))
+
+
+def write_slab(sections: Sequence[tuple[str, Section]], stats: SlabStats, out: BinaryIO) -> int:
+    """:func:`encode_slab` written to ``out`` section by section (no copy of the whole
+    object is made); returns the object's size."""
+    size = 0
+    for chunk in _slab_chunks(sections, stats):
+        out.write(chunk)
+        size += len(chunk)
+    return size
+
+
+def _slab_chunks(
+    sections: Sequence[tuple[str, Section]], stats: SlabStats
+) -> Iterator[bytes | memoryview]:
+    """The slab's bytes in order: each section (arrays as views of their memory, not
+    copies) after its padding, then the footer and the trailer."""
     infos: dict[str, SectionInfo] = {}
     offset = 0
     for name, payload in sections:
         if name in infos:
             raise ValueError(f"duplicate slab section {name!r}")
-        if isinstance(payload, np.ndarray):
-            dtype = payload.dtype.newbyteorder("<") if payload.dtype.byteorder != "|" else None
-            arr = np.ascontiguousarray(payload, dtype=dtype)
-            dtype_str, shape = arr.dtype.str, tuple(arr.shape)
-            if dtype_str not in _ARRAY_DTYPES:
-                raise ValueError(f"section {name!r}: dtype {dtype_str} is not supported")
-            data: Any = memoryview(arr).cast("B") if arr.size else b""  # type: ignore[arg-type]
-        else:
-            dtype_str, shape, data = BYTES_DTYPE, (), payload
+        dtype_str, shape, data = _section_payload(name, payload)
         pad = -offset % SECTION_ALIGNMENT
         if pad:
-            chunks.append(b"\0" * pad)
+            yield b"\0" * pad
             offset += pad
         length = len(data)
         infos[name] = SectionInfo(name, offset, length, zlib.crc32(data), dtype_str, shape)
-        chunks.append(data)
+        yield data
         offset += length
     footer = Footer(stats, infos).to_json()
-    chunks.append(footer)
-    chunks.append(TRAILER.pack(len(footer), zlib.crc32(footer), MAGIC))
-    return b"".join(chunks)
+    yield footer
+    yield TRAILER.pack(len(footer), zlib.crc32(footer), MAGIC)
+
+
+def _section_payload(name: str, payload: Section) -> tuple[str, tuple[int, ...], Any]:
+    """A section's dtype string, shape and bytes (an array's own memory, little-endian
+    C order: copied only if it is not already)."""
+    if not isinstance(payload, np.ndarray):
+        return BYTES_DTYPE, (), payload
+    dtype = payload.dtype.newbyteorder("<") if payload.dtype.byteorder != "|" else None
+    arr = np.ascontiguousarray(payload, dtype=dtype)
+    if arr.dtype.str not in _ARRAY_DTYPES:
+        raise ValueError(f"section {name!r}: dtype {arr.dtype.str} is not supported")
+    data: Any = memoryview(arr).cast("B") if arr.size else b""  # type: ignore[arg-type]
+    return arr.dtype.str, tuple(arr.shape), data
 
 
 def decode_slab(data: bytes | memoryview, *, verify: bool = True) -> tuple[Footer, memoryview]:

@@ -84,7 +84,7 @@ class SlabReader:
         key: str,
         size: int,
         cache: ByteCache,
-        data: bytes | None = None,
+        data: bytes | memoryview | None = None,
     ) -> SlabReader:
         """Open the slab at ``key`` without reading it whole: memory-mapped on a local
         directory, else its footer now and sections by ranged GETs through ``cache``

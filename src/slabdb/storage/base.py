@@ -62,7 +62,7 @@ class ObjectStore(ABC):
         """Write ``data`` under ``key`` unconditionally; return the new ETag."""
 
     @abstractmethod
-    def put_if_absent(self, key: str, data: bytes) -> str | None:
+    def put_if_absent(self, key: str, data: bytes | memoryview) -> str | None:
         """Create ``key``; raise ObjectExistsError if it exists. Return the ETag."""
 
     @abstractmethod

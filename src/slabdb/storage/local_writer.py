@@ -114,7 +114,9 @@ class LocalWriter:
         except (FileNotFoundError, NotADirectoryError):
             return None
 
-    def write(self, key: str, data: bytes, *, create: bool, prev_mtime_ns: int | None) -> None:
+    def write(
+        self, key: str, data: bytes | memoryview, *, create: bool, prev_mtime_ns: int | None
+    ) -> None:
         """Durably place ``data`` at ``key`` (caller holds the key's lock)."""
         path = self.root / key
         self._makedirs(path.parent)

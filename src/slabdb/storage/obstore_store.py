@@ -225,7 +225,7 @@ class ObstoreObjectStore(ObjectStore):
             etag: str | None = self._store.put(key, data)["e_tag"]
             return etag
 
-    def put_if_absent(self, key: str, data: bytes) -> str | None:
+    def put_if_absent(self, key: str, data: bytes | memoryview) -> str | None:
         check_key(key)
         with self._errors("put_if_absent", key, conflict=ObjectExistsError):
             if self._local is not None:

@@ -42,7 +42,7 @@ class HookStore(ObjectStore):
         self._hook("put", key)
         return self.inner.put(key, data)
 
-    def put_if_absent(self, key: str, data: bytes) -> str | None:
+    def put_if_absent(self, key: str, data: bytes | memoryview) -> str | None:
         self._hook("put_if_absent", key)
         return self.inner.put_if_absent(key, data)
 

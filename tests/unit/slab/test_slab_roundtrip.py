@@ -200,3 +200,15 @@ def test_extra_sections() -> None:
 def test_builder_rejects_bad_input(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _build(**overrides)
+
+
+def test_layout_written_to_a_file_is_the_encoded_slab(tmp_path: Any) -> None:
+    """``SlabLayout.write`` streams the same bytes ``build`` returns, and its stats
+    carry the written size."""
+    data, stats, args = _build()
+    path = tmp_path / "slab"
+    with path.open("wb") as out:
+        written = SlabBuilder.layout(**args).write(out)
+    assert path.read_bytes() == data
+    assert written == stats
+    assert written.size_bytes == len(data)
