@@ -124,12 +124,19 @@ class Index:
         include_values: bool = False,
         include_metadata: bool = False,
         sparse_vector: Any = None,
+        min_lsn: int | None = None,
         **_: Any,
     ) -> QueryResponse:
-        """The ``top_k`` most similar current records (exact), best first."""
+        """The ``top_k`` most similar current records, best first.
+
+        SlabDB extra on every read: ``min_lsn`` (the ``lsn`` a write returned, perhaps
+        through another node) makes the read see every write of the namespace up to it,
+        catching up from the store first (:mod:`slabdb.engine.freshness`; at most 5 s,
+        then ``LsnNotReachedError``)."""
         return self._reads.query(
-            top_k, vector, id, namespace, filter, include_values, include_metadata, sparse_vector
-        )
+            top_k, vector, id, namespace, filter, include_values, include_metadata,
+            sparse_vector, min_lsn,
+        )  # fmt: skip
 
     def query_batch(
         self,
@@ -147,9 +154,16 @@ class Index:
             vectors, top_k, namespace, filter, include_values, include_metadata
         )
 
-    def fetch(self, ids: Sequence[str], namespace: str | None = None, **_: Any) -> FetchResponse:
-        """Current versions of ``ids``; absent or deleted ids are left out."""
-        return self._reads.fetch(ids, namespace)
+    def fetch(
+        self,
+        ids: Sequence[str],
+        namespace: str | None = None,
+        min_lsn: int | None = None,
+        **_: Any,
+    ) -> FetchResponse:
+        """Current versions of ``ids``; absent or deleted ids are left out (``min_lsn``:
+        as in :meth:`query`)."""
+        return self._reads.fetch(ids, namespace, min_lsn)
 
     def fetch_by_metadata(
         self,
@@ -157,10 +171,12 @@ class Index:
         namespace: str | None = None,
         limit: int | None = None,
         pagination_token: str | None = None,
+        min_lsn: int | None = None,
         **_: Any,
     ) -> FetchByMetadataResponse:
-        """Current records whose metadata matches ``filter``, in id order, paginated."""
-        return self._reads.fetch_by_metadata(filter, namespace, limit, pagination_token)
+        """Current records whose metadata matches ``filter``, in id order, paginated
+        (``min_lsn``: as in :meth:`query`)."""
+        return self._reads.fetch_by_metadata(filter, namespace, limit, pagination_token, min_lsn)
 
     def list_paginated(
         self,
@@ -168,10 +184,12 @@ class Index:
         limit: int | None = None,
         pagination_token: str | None = None,
         namespace: str | None = None,
+        min_lsn: int | None = None,
         **_: Any,
     ) -> ListResponse:
-        """One page of ids in ascending order; ``pagination.next`` continues it."""
-        return self._reads.list_paginated(prefix, limit, pagination_token, namespace)
+        """One page of ids in ascending order; ``pagination.next`` continues it
+        (``min_lsn``: as in :meth:`query`)."""
+        return self._reads.list_paginated(prefix, limit, pagination_token, namespace, min_lsn)
 
     def list(self, **kwargs: Any) -> Iterator[list[str]]:
         """Yield pages of ids (all of them, following pagination)."""

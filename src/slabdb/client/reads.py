@@ -28,6 +28,7 @@ from slabdb.client.responses import (
 from slabdb.core import limits, naming
 from slabdb.core.errors import InvalidArgumentError
 from slabdb.core.values import F32, RecordVersion, SparseVector
+from slabdb.engine.freshness import caught_up
 from slabdb.engine.view import Hit, NamespaceView
 from slabdb.filters import parse_filter
 
@@ -73,8 +74,9 @@ class RecordReads:
     def __init__(self, ctx: IndexContext) -> None:
         self._ctx = ctx
 
-    def _view(self, namespace: str | None) -> NamespaceView | None:
-        ns = self._ctx.namespace(namespace)
+    def _view(self, namespace: str | None, min_lsn: int | None = None) -> NamespaceView | None:
+        """A view of ``namespace`` that holds every write up to ``min_lsn`` (if given)."""
+        ns = caught_up(lambda: self._ctx.namespace(namespace), min_lsn)
         return None if ns is None else ns.view()
 
     @staticmethod
@@ -123,11 +125,12 @@ class RecordReads:
         include_values: bool,
         include_metadata: bool,
         sparse_vector: Any,
+        min_lsn: int | None = None,
     ) -> QueryResponse:
         k = validation.top_k(top_k)
         expr = parse_filter(filter)
         ns_name = validation.namespace(namespace)
-        view = self._view(namespace)
+        view = self._view(namespace, min_lsn)
         q, sv, found = self._query_vectors(vector, id, sparse_vector, view)
         if view is None or not found:
             return QueryResponse(matches=[], namespace=ns_name, usage=Usage(read_units=1))
@@ -186,10 +189,12 @@ class RecordReads:
             )
         return out
 
-    def fetch(self, ids: Sequence[str], namespace: str | None) -> FetchResponse:
+    def fetch(
+        self, ids: Sequence[str], namespace: str | None, min_lsn: int | None = None
+    ) -> FetchResponse:
         id_list = validation.ids_list(ids, limits.MAX_FETCH_IDS, "fetch")
         ns_name = validation.namespace(namespace)
-        view = self._view(namespace)
+        view = self._view(namespace, min_lsn)
         out: dict[str, Vector] = {}
         if view is not None:
             out = self._current(view, id_list)
@@ -201,12 +206,13 @@ class RecordReads:
         namespace: str | None,
         limit: int | None,
         pagination_token: str | None,
+        min_lsn: int | None = None,
     ) -> FetchByMetadataResponse:
         expr = parse_filter(filter)
         size = requests.page_limit(limit, limits.MAX_FETCH_BY_METADATA_LIMIT)
         after = decode_token("fetch_by_metadata", pagination_token)
         ns_name = validation.namespace(namespace)
-        view = self._view(namespace)
+        view = self._view(namespace, min_lsn)
         ids = [] if view is None else view.matching_ids(expr)
         start = bisect.bisect_right(ids, after) if after is not None else 0
         page = ids[start : start + size]
@@ -225,11 +231,12 @@ class RecordReads:
         limit: int | None,
         pagination_token: str | None,
         namespace: str | None,
+        min_lsn: int | None = None,
     ) -> ListResponse:
         size = requests.page_limit(limit, limits.MAX_LIST_LIMIT)
         after = decode_token("list", pagination_token)
         ns_name = validation.namespace(namespace)
-        view = self._view(namespace)
+        view = self._view(namespace, min_lsn)
         ids = [] if view is None else view.sorted_ids
         start = bisect.bisect_right(ids, after) if after is not None else 0
         if prefix:

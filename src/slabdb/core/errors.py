@@ -29,6 +29,7 @@ translates; it never decides statuses itself.
     ├── CorruptionError (500, DATA_LOSS)       a checksum did not match
     ├── StorageError (503, UNAVAILABLE)        the object store failed; retryable
     │   └── WriteOutcomeUnknownError           a write timed out: it may have landed
+    ├── LsnNotReachedError (503, UNAVAILABLE) a read's minimum LSN was not caught up to; retryable
     └── ClosedError (503, UNAVAILABLE)         the database was closed
 """
 
@@ -184,6 +185,16 @@ class WriteOutcomeUnknownError(StorageError):
     Retrying the same request is safe: an upsert, update or delete of the same ids with
     the same values has the same result whether the first attempt landed or not.
     """
+
+
+class LsnNotReachedError(SlabDBError):
+    """A read asked for a minimum LSN (read-your-writes) that this node's view of the
+    namespace did not reach within the bounded wait (``slabdb.engine.freshness``)."""
+
+    http_status = 503
+    grpc_code = GrpcCode.UNAVAILABLE
+    wire_name = "UNAVAILABLE"
+    retryable = True
 
 
 class ClosedError(SlabDBError):

@@ -248,6 +248,14 @@ class Namespace:
                 self._writer.next_lsn = max(self._writer.next_lsn, self._applied_lsn + 1)
             self._synced_at = self.refreshed_at = time.monotonic()
 
+    def catch_up_to(self, lsn: int) -> bool:
+        """Catch up with the store now unless ``lsn`` is applied (perhaps by a catch-up that
+        held the lock meanwhile); whether it is applied then (:mod:`.freshness`)."""
+        with self._append_lock:
+            if self._applied_lsn < lsn:
+                self.refresh()
+        return self._applied_lsn >= lsn
+
     # --- write path ------------------------------------------------------------------------
     def write_lsn(self, ops: list[Op]) -> tuple[int, list[Any]]:
         """Log and apply ``ops``: the LSN they landed at and one result per op, returned

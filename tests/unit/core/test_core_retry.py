@@ -225,6 +225,7 @@ RETRYABLE_ERRORS: dict[type[errors.SlabDBError], bool] = {
     errors.CorruptionError: False,
     errors.StorageError: True,
     errors.WriteOutcomeUnknownError: True,  # same ids, same values: a retry is safe
+    errors.LsnNotReachedError: True,  # the log may reach it on the next try
     errors.ClosedError: False,
     embed_errors.EmbeddingError: False,
     embed_errors.EmbeddingUnavailableError: True,

@@ -27,7 +27,7 @@ from slabdb.api.grpc.gen import db_data_pb2 as pb
 from slabdb.api.grpc.gen import db_data_pb2_grpc as pb_grpc
 from slabdb.api.grpc.handlers import Parsed
 from slabdb.api.metrics import ApiMetrics
-from slabdb.api.service import IndexService, Reply
+from slabdb.api.service import MIN_LSN, IndexService, Reply, min_lsn
 from slabdb.control.projects import Projects
 from slabdb.core.errors import UnauthenticatedError
 
@@ -73,7 +73,7 @@ class VectorServicer(pb_grpc.VectorServiceServicer):
             if request.error is not None:
                 raise request.error
             index = self._projects.index_for_slot(self._slot, project)
-            reply = op(IndexService(index, version))
+            reply = op(IndexService(index, version, min_lsn(_str(md.get(MIN_LSN)))))
             out = render_result(reply.result)
             context.send_initial_metadata(
                 (("x-pinecone-request-id", request_id), *reply.lsn_headers.items())

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from slabdb.api import versions
 from slabdb.api.context import ServerContext
-from slabdb.api.service import IndexService
+from slabdb.api.service import MIN_LSN, IndexService, min_lsn
 from slabdb.client.index import Index
 from slabdb.core.errors import NotFoundError, UnauthenticatedError
 
@@ -81,9 +81,10 @@ def data_index(
 DataIndex = Annotated[Index, Depends(data_index)]
 
 
-def data_service(index: DataIndex, version: ApiVersion) -> IndexService:
-    """The data-plane operations of the index served on this port."""
-    return IndexService(index, version)
+def data_service(request: Request, index: DataIndex, version: ApiVersion) -> IndexService:
+    """The data-plane operations of the index served on this port (reads wait for the
+    request's ``x-slabdb-min-lsn``, if it sends one)."""
+    return IndexService(index, version, min_lsn(request.headers.get(MIN_LSN)))
 
 
 DataService = Annotated[IndexService, Depends(data_service)]

@@ -82,11 +82,15 @@ def _names_namespace(requested: str) -> Iterator[None]:
 
 class IndexService:
     """One method per data-plane operation of ``index``, answering as ``api_version``
-    (the request's ``X-Pinecone-Api-Version``) asks."""
+    (the request's ``X-Pinecone-Api-Version``) asks; reads see every write up to
+    ``min_lsn`` (the request's ``x-slabdb-min-lsn``, see :mod:`.reply`) when it is set."""
 
-    def __init__(self, index: Index, api_version: str = versions.NEWEST) -> None:
+    def __init__(
+        self, index: Index, api_version: str = versions.NEWEST, min_lsn: int | None = None
+    ) -> None:
         self.index = index
         self.api_version = api_version
+        self.min_lsn = min_lsn
 
     # --- writes: report the LSN they committed at ----------------------------------------------
     def upsert(self, req: UpsertInput) -> Reply[UpsertResponse]:
@@ -136,11 +140,14 @@ class IndexService:
             include_values=req.include_values,
             include_metadata=req.include_metadata,
             sparse_vector=req.sparse_vector,
+            min_lsn=self.min_lsn,
         )
         return Reply(_served(res), reconciled_lsn=res.lsn)
 
     def fetch(self, req: FetchInput) -> Reply[FetchResponse]:
-        res = self.index.fetch(req.ids, namespace=naming.engine_name(req.namespace))
+        res = self.index.fetch(
+            req.ids, namespace=naming.engine_name(req.namespace), min_lsn=self.min_lsn
+        )
         return Reply(_served(res))
 
     def fetch_by_metadata(self, req: FetchByMetadataInput) -> Reply[FetchByMetadataResponse]:
@@ -149,6 +156,7 @@ class IndexService:
             namespace=naming.engine_name(req.namespace),
             limit=req.limit,
             pagination_token=req.pagination_token,
+            min_lsn=self.min_lsn,
         )
         return Reply(_served(res))
 
@@ -158,6 +166,7 @@ class IndexService:
             limit=req.limit,
             pagination_token=req.pagination_token,
             namespace=naming.engine_name(req.namespace),
+            min_lsn=self.min_lsn,
         )
         return Reply(_served(res))
 
