@@ -16,12 +16,13 @@ Every system runs in its own subprocess (``--worker NAME``): one query per call,
 client thread, after 5 warm-up queries.  The parent computes the exact top-10 (float64)
 and every recall, and writes ``benchmarks/results/ann.json``.
 
-Systems: ``slabdb`` (embedded, default config: post-ingest = L0 slabs, then compacted),
-``slabdb-oversubscribed`` (the same with 4 query threads and BLAS left at the core
-count, as before the thread budget), ``faiss-same`` (IndexHNSWFlat with the M,
-efConstruction and tuned efSearch SlabDB chose for its compacted slab, filters through
-``IDSelectorBitmap`` with SlabDB's widening), ``faiss-flat`` (exact floor), and the
-peers in :mod:`ann_peers` (``chroma``, ``lancedb``, ``qdrant``).
+Systems: ``slabdb`` (embedded, default config; its post-ingest, settled and compacted
+states are :func:`worker_slabdb`'s), ``slabdb-oversubscribed`` (the same with 4 query
+threads and BLAS left at the core count, as before the thread budget), ``faiss-same``
+(IndexHNSWFlat with the M, efConstruction and tuned efSearch SlabDB chose for its
+compacted slab, filters through ``IDSelectorBitmap`` with SlabDB's widening),
+``faiss-flat`` (exact floor), and the peers in :mod:`ann_peers` (``chroma``,
+``lancedb``, ``qdrant``).
 """
 
 from __future__ import annotations
@@ -68,13 +69,15 @@ def slabdb_filter(limit: int | None) -> dict[str, Any] | None:
 # --- workers ------------------------------------------------------------------------------------
 
 
-def _slabdb_queries(index: Any, data: RealSet, n_queries: int) -> dict[str, Any]:
+def _slabdb_queries(
+    index: Any, data: RealSet, n_queries: int, namespace: str, filters: dict[str, int | None]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, limit in FILTERS.items():
+    for name, limit in filters.items():
         flt = slabdb_filter(limit)
 
         def run(i: int, flt: dict[str, Any] | None = flt) -> list[str]:
-            res = index.query(vector=data.queries[i], top_k=K, filter=flt)
+            res = index.query(vector=data.queries[i], top_k=K, filter=flt, namespace=namespace)
             return [m.id for m in res.matches]
 
         summary, ids = time_queries(run, n_queries)
@@ -84,20 +87,26 @@ def _slabdb_queries(index: Any, data: RealSet, n_queries: int) -> dict[str, Any]
 
 
 def worker_slabdb(args: argparse.Namespace, data: RealSet, oversubscribed: bool) -> dict[str, Any]:
+    """The default engine (background flush and compaction) in three states of the same
+    data: *post-ingest* (queried right after the last upsert returns, the background work
+    still running), *settled* (the background worker idle) and *compacted* (every slab
+    merged into one).  The compacted state is a second namespace ("ref") built first;
+    its unfiltered queries alternate with the other states' round by round
+    (``ratio_rounds``), so the ratios compare the same moments of a shared machine."""
     from threadpoolctl import threadpool_limits
 
     from slabdb import EngineConfig
     from slabdb.client import Client
-    from slabdb.core.config import AnnConfig
+    from slabdb.core.config import DEFAULT_L0_MERGE_ROWS, AnnConfig
     from slabdb.storage import open_store
 
     tmp = tempfile.mkdtemp(prefix="slabdb-ann-")
     n = len(data.texts)
     config = EngineConfig(
-        background=False,
         flush_records=args.flush_records or max(1000, n // 10),
         query_threads=4 if oversubscribed else 0,
         ann=AnnConfig(min_rows=args.ann_min_rows),
+        l0_merge_rows=DEFAULT_L0_MERGE_ROWS if args.l0_merge_rows < 0 else args.l0_merge_rows,
     )
     client = Client(open_store(tmp), config)
     if oversubscribed:  # the process before the thread budget: BLAS on every core
@@ -106,47 +115,119 @@ def worker_slabdb(args: argparse.Namespace, data: RealSet, oversubscribed: bool)
     index = client.Index("bench")
     ids = [f"d{i}" for i in range(n)]
     md = [{"section": s, "bucket": int(b)} for s, b in zip(data.sections, buckets(n), strict=True)]
-    with Stopwatch() as ingest:
-        index.upsert_arrays(ids, data.vectors, md, show_progress=False)
-        index.flush()
-    stages: dict[str, Any] = {}
-    (ns,) = client.open_namespaces()
-    layout = {"post-ingest": _layout(ns)}
-    stages["post-ingest"] = _slabdb_queries(index, data, args.queries)
+    index.upsert_arrays(ids, data.vectors, md, namespace="ref", show_progress=False)
+    ref = _namespace(client, "ref")
+    ref_settle_seconds = _settle(ref)
     with Stopwatch() as compaction:
-        if not oversubscribed:  # that run only measures the post-ingest fan-out
-            index.compact()
-    layout["compacted"] = _layout(ns)
-    if not oversubscribed:
-        stages["compacted"] = _slabdb_queries(index, data, args.queries)
+        _compact_fully(ref)
+    with Stopwatch() as ingest:
+        index.upsert_arrays(ids, data.vectors, md, namespace="live", show_progress=False)
+    live = _namespace(client, "live")
+    layout = {"post-ingest": _layout(live)}
+    rounds = {"post-ingest": _ratio_rounds(index, data, args, live)}
+    stages = {"post-ingest": _slabdb_queries(index, data, args.queries, "live", FILTERS)}
+    layout["post-ingest-end"] = _layout(live)
+    timings = {"ingest_seconds": ingest.seconds, "vectors_per_second": n / ingest.seconds}
+    timings["settle_seconds"] = ingest.seconds + _settle(live)
+    layout["settled"] = _layout(live)
+    rounds["settled"] = _ratio_rounds(index, data, args, live)
+    stages["settled"] = _slabdb_queries(index, data, args.queries, "live", FILTERS)
+    timings["reference_settle_seconds"] = ref_settle_seconds  # its background compaction
+    timings["compaction_seconds"] = compaction.seconds  # what was left to merge after it
+    layout["compacted"] = _layout(ref)
+    stages["compacted"] = _slabdb_queries(index, data, args.queries, "ref", FILTERS)
     client.close(flush=False)
     return {
-        "ingest_seconds": ingest.seconds,
-        "vectors_per_second": n / ingest.seconds,
-        "compaction_seconds": compaction.seconds,
+        **timings,
         "slabs": layout,
+        "ratio_rounds": rounds,
         "config": {
             "flush_records": config.flush_records,
             "query_threads": config.query_threads,
             "ann_min_rows": config.ann.min_rows,
+            "l0_merge_rows": config.l0_merge_rows,
             "oversubscribed": oversubscribed,
         },
         "stages": stages,
     }
 
 
-def _layout(ns: Any) -> list[dict[str, Any]]:
+def _namespace(client: Any, name: str) -> Any:
+    return next(ns for _index, ns_name, ns in client.open_namespace_entries() if ns_name == name)
+
+
+def _ratio_rounds(
+    index: Any, data: RealSet, args: argparse.Namespace, live: Any, rounds: int = 2
+) -> list[dict[str, Any]]:
+    """Unfiltered rounds of the live namespace, each followed by one of the compacted
+    reference: QPS of each and the live layout when the round started."""
     out = []
+    unfiltered = {"none": None}
+    for _ in range(rounds):
+        state = _layout(live)
+        mine = _slabdb_queries(index, data, args.queries, "live", unfiltered)["none"]
+        theirs = _slabdb_queries(index, data, args.queries, "ref", unfiltered)["none"]
+        out.append(
+            {
+                "l0_slabs": state["l0_slabs"],
+                "slabs": len(state["slabs"]),
+                "slabs_with_ann": state["slabs_with_ann"],
+                "frozen_memtables": state["frozen_memtables"],
+                "qps": mine["qps_single_thread"],
+                "p50_ms": mine["p50_ms"],
+                "compacted_qps": theirs["qps_single_thread"],
+                "compacted_p50_ms": theirs["p50_ms"],
+                "slower_by": theirs["qps_single_thread"] / mine["qps_single_thread"],
+            }
+        )
+    return out
+
+
+def _settle(ns: Any, deadline_seconds: float = 900.0) -> float:
+    """Seconds until the background worker has nothing left to flush or compact."""
+    from slabdb.engine.maintenance import planner_for
+
+    started = time.perf_counter()
+    planner = planner_for(ns.config)
+    while time.perf_counter() - started < deadline_seconds:
+        manifest, _readers = ns.manifest_and_readers()
+        stats = ns.stats()
+        if not stats["frozen_memtables"] and planner.plan(manifest) is None:
+            break
+        time.sleep(0.1)
+    return time.perf_counter() - started
+
+
+def _compact_fully(ns: Any) -> None:
+    """Merge every slab into one (the compacted reference state)."""
+    from slabdb.compaction.planner import CompactionPlanner
+    from slabdb.engine.maintenance import compact_once
+
+    ns.flush()
+    everything = CompactionPlanner(fanout=2, max_inputs=1 << 30, max_level=ns.config.max_level)
+    while compact_once(ns, everything):
+        pass
+
+
+def _layout(ns: Any) -> dict[str, Any]:
+    stats = ns.stats()
+    slabs = []
     for reader in ns.readers().values():
         ann = reader.ann_index()
-        out.append(
+        slabs.append(
             {
                 "level": reader.level,
                 "rows": reader.n,
                 "ann": None if ann is None else ann.params.__dict__,
             }
         )
-    return out
+    return {
+        "l0_slabs": sum(1 for s in slabs if s["level"] == 0),
+        "slabs_with_ann": sum(1 for s in slabs if s["ann"]),
+        "frozen_memtables": stats["frozen_memtables"],
+        "memtable_rows": stats["memtable_rows"],
+        "slabs": slabs,
+    }
 
 
 def worker_faiss(args: argparse.Namespace, data: RealSet, same: bool) -> dict[str, Any]:
@@ -253,6 +334,8 @@ def spawn(name: str, args: argparse.Namespace, ann_params: str) -> dict[str, Any
         str(args.ann_min_rows),
         "--flush-records",
         str(args.flush_records),
+        "--l0-merge-rows",
+        str(args.l0_merge_rows),
         "--ann-params",
         ann_params,
     ]
@@ -274,6 +357,9 @@ def main() -> None:
     p.add_argument("--systems", default=None, help=f"comma list from {','.join(ALL_SYSTEMS)}")
     p.add_argument("--ann-min-rows", type=int, default=None)
     p.add_argument("--flush-records", type=int, default=0)
+    p.add_argument(
+        "--l0-merge-rows", type=int, default=-1, help="EngineConfig.l0_merge_rows (-1: default)"
+    )
     p.add_argument("--out", default=str(DEFAULT_OUT))
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
@@ -303,7 +389,7 @@ def main() -> None:
         score_stages(doc, truth)
         results[name] = doc
         if name == "slabdb" and doc.get("slabs"):
-            anns = [s["ann"] for s in doc["slabs"]["compacted"] if s["ann"]]
+            anns = [s["ann"] for s in doc["slabs"]["compacted"]["slabs"] if s["ann"]]
             ann_params = json.dumps(anns[0]) if anns else ""
         print(name, json.dumps(_brief(doc)), flush=True)
     doc = {

@@ -20,6 +20,11 @@ DEFAULT_LEVEL_FANOUT = 10
 DEFAULT_MAX_LEVEL = 2
 DEFAULT_COMPACTION_MAX_INPUTS = 10
 """At most this many slabs merge in one compaction task (partial compaction)."""
+DEFAULT_L0_MERGE_ROWS = 0
+"""L0 slabs each below this many rows merge into L1 once they hold this many together,
+without waiting for ``level_fanout`` of them; 0 = off (the default: measured in
+docs/design/ann.md, "The post-ingest state", it leaves a 100k namespace in several
+smaller graph slabs instead of one)."""
 DEFAULT_GC_GRACE_SECONDS = 300.0
 """Unreferenced slabs and checkpointed WAL objects live this long before deletion."""
 DEFAULT_REFRESH_INTERVAL_SECONDS = 1.0
@@ -115,6 +120,7 @@ class EngineConfig:
     level_fanout: int = DEFAULT_LEVEL_FANOUT
     max_level: int = DEFAULT_MAX_LEVEL
     compaction_max_inputs: int = DEFAULT_COMPACTION_MAX_INPUTS
+    l0_merge_rows: int = DEFAULT_L0_MERGE_ROWS
     gc_grace_seconds: float = DEFAULT_GC_GRACE_SECONDS
     refresh_interval_seconds: float = DEFAULT_REFRESH_INTERVAL_SECONDS
     background_interval_seconds: float = DEFAULT_BACKGROUND_INTERVAL_SECONDS
@@ -143,6 +149,8 @@ class EngineConfig:
             raise ValueError("query_threads must be >= 0 (0 = one per core)")
         if self.max_open_namespaces < 1:
             raise ValueError("max_open_namespaces must be at least 1")
+        if self.l0_merge_rows < 0:
+            raise ValueError("l0_merge_rows must be >= 0 (0 = off)")
 
 
 class Settings(BaseSettings):
@@ -155,6 +163,7 @@ class Settings(BaseSettings):
     level_fanout: int = DEFAULT_LEVEL_FANOUT
     max_level: int = DEFAULT_MAX_LEVEL
     compaction_max_inputs: int = DEFAULT_COMPACTION_MAX_INPUTS
+    l0_merge_rows: int = DEFAULT_L0_MERGE_ROWS
     gc_grace_seconds: float = DEFAULT_GC_GRACE_SECONDS
     refresh_interval_seconds: float = DEFAULT_REFRESH_INTERVAL_SECONDS
     query_threads: int = DEFAULT_QUERY_THREADS
@@ -174,6 +183,7 @@ class Settings(BaseSettings):
             level_fanout=self.level_fanout,
             max_level=self.max_level,
             compaction_max_inputs=self.compaction_max_inputs,
+            l0_merge_rows=self.l0_merge_rows,
             gc_grace_seconds=self.gc_grace_seconds,
             refresh_interval_seconds=self.refresh_interval_seconds,
             query_threads=self.query_threads,

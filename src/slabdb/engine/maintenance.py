@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+import faiss
+
 from slabdb.compaction.planner import CompactionPlanner
 from slabdb.compaction.runner import merge_slabs
 from slabdb.core.config import EngineConfig
@@ -46,17 +48,18 @@ def planner_for(config: EngineConfig) -> CompactionPlanner:
         fanout=config.level_fanout,
         max_inputs=config.compaction_max_inputs,
         max_level=config.max_level,
+        merge_rows=config.l0_merge_rows,
     )
 
 
-def compact_once(ns: Namespace) -> bool:
-    """Run the most urgent compaction task of ``ns``; False if there was none (or another
-    node holds its builder lease)."""
+def compact_once(ns: Namespace, planner: CompactionPlanner | None = None) -> bool:
+    """Run the most urgent compaction task of ``ns`` (by ``planner``, default the config's);
+    False if there was none (or another node holds its builder lease)."""
     if not ns.may_build():
         return False
     with ns.maintenance_lock:
         manifest, readers = ns.manifest_and_readers()
-        task = planner_for(ns.config).plan(manifest)
+        task = (planner or planner_for(ns.config)).plan(manifest)
         if task is None:
             return False
         inputs = [readers[slab_id] for slab_id in task.inputs]
@@ -219,6 +222,10 @@ class BackgroundWorker:
             self.leases.hand_over(list(self._namespaces()))
 
     def _run(self) -> None:
+        # The thread budget (client.thread_budget) covers queries: builds here run on one
+        # core so a flush or compaction never takes every core from them (OpenMP settings
+        # are per thread; docs/design/ann.md, "The post-ingest state").
+        faiss.omp_set_num_threads(1)
         interval = self._config.background_interval_seconds
         while not self._stop.is_set():
             self._wake.wait(interval)

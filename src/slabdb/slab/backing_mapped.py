@@ -106,9 +106,12 @@ class MappedBacking(SlabBacking):
         """Unmap the vectors' pages once reads may have mapped :data:`MAPPED_VECTOR_BYTES`
         of them (each faulting row maps up to :data:`FAULT_AROUND_BYTES` around it): the
         pages stay in the page cache, so a later touch is a minor fault, but a process
-        re-ranking random rows of a large slab keeps a bounded resident set."""
+        re-ranking random rows of a large slab keeps a bounded resident set.  One read
+        maps at most the whole section (a full scan counts its size, not 64 KiB a row)."""
+        info = self.info(VECTORS_SECTION)
+        mapped = rows * FAULT_AROUND_BYTES
         with self._touch_lock:
-            self._touched_bytes += rows * FAULT_AROUND_BYTES
+            self._touched_bytes += mapped if info is None else min(mapped, info.length)
             if self._touched_bytes < MAPPED_VECTOR_BYTES:
                 return
             self._touched_bytes = 0

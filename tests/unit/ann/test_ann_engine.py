@@ -10,6 +10,7 @@ import pytest
 from slabdb import EngineConfig
 from slabdb.client import Client
 from slabdb.core.config import AnnConfig
+from slabdb.engine.maintenance import compact_until_idle
 from slabdb.storage import open_store
 
 N, DIM, CLUSTERS, K = 3000, 24, 30, 10
@@ -133,3 +134,73 @@ def test_filtered_queries_return_k_matching_records(loaded, flt) -> None:
         assert len(ids) == K and ids <= set(allowed)
         assert len(ids & brute_force(allowed, q, K)) >= 9
     client.close(flush=False)
+
+
+# --- small exact L0 flushes merge into a slab with a graph (EngineConfig.l0_merge_rows) ---
+
+FLUSH, MIN_ROWS = 1000, 1500
+
+
+def _flushed_l0(l0_merge_rows: int) -> tuple[Client, dict[str, np.ndarray]]:
+    config = EngineConfig(
+        background=False,
+        flush_records=FLUSH,
+        level_fanout=10,
+        l0_merge_rows=l0_merge_rows,
+        ann=AnnConfig(min_rows=MIN_ROWS, exact_rows_per_ef=1.0),
+    )
+    client = Client(open_store("memory://"), config)
+    client.create_index(name="a", dimension=DIM, metric="cosine")
+    vectors = clustered(3 * FLUSH, 1)
+    ids = [f"v{i}" for i in range(len(vectors))]
+    client.Index("a").upsert_arrays(ids, vectors, show_progress=False)
+    client.Index("a").flush()
+    return client, dict(zip(ids, vectors, strict=True))
+
+
+def _levels(client: Client) -> list[tuple[int, int, bool]]:
+    (ns,) = client.open_namespaces()
+    return [(r.level, r.n, r.has_ann) for r in ns.readers().values()]
+
+
+def test_two_exact_l0_flushes_merge_into_an_l1_slab_with_a_graph() -> None:
+    client, current = _flushed_l0(l0_merge_rows=MIN_ROWS)
+    assert sorted(_levels(client)) == [(0, FLUSH, False)] * 3  # flushes stay exact
+    (ns,) = client.open_namespaces()
+    assert compact_until_idle(ns) == 1
+    # the two oldest (2,000 rows >= min_rows) became one L1 slab with a graph
+    assert sorted(_levels(client)) == [(0, FLUSH, False), (1, 2 * FLUSH, True)]
+    index = client.Index("a")
+    ids = list(current)
+    matrix = unit(np.stack([current[i] for i in ids]))
+    hits = []
+    for q in clustered(20, 7):
+        res = index.query(vector=q.tolist(), top_k=K)
+        assert len(res.matches) == K
+        hits.append(len({m.id for m in res.matches} & brute_force(current, q, K)) / K)
+        exact = dict(zip(ids, (matrix @ unit(q)).tolist(), strict=True))
+        for m in res.matches:  # graph candidates are re-scored exactly
+            assert abs(m.score - exact[m.id]) < 1e-5
+    assert np.mean(hits) >= 0.95
+    client.close(flush=False)
+
+
+def test_l0_merge_rows_zero_waits_for_the_fanout() -> None:
+    client, _current = _flushed_l0(l0_merge_rows=0)
+    (ns,) = client.open_namespaces()
+    assert compact_until_idle(ns) == 0
+    assert sorted(_levels(client)) == [(0, FLUSH, False)] * 3
+    client.close(flush=False)
+
+
+def test_l0_merge_rows_is_off_by_default_and_never_negative() -> None:
+    assert EngineConfig().l0_merge_rows == 0
+    with pytest.raises(ValueError, match="l0_merge_rows"):
+        EngineConfig(l0_merge_rows=-1)
+
+
+def test_l0_merge_rows_is_read_from_slabdb_l0_merge_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from slabdb.core.config import Settings
+
+    monkeypatch.setenv("SLABDB_L0_MERGE_ROWS", "50000")
+    assert Settings().engine_config().l0_merge_rows == 50_000

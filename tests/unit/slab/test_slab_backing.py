@@ -153,3 +153,18 @@ def test_rows_of_a_large_mapped_section_are_read_without_the_mapping(
         reader.vector_rows(rows), VECTORS[rows] * (rows % 97 != 0)[:, None]
     )
     assert len(reads) == len(rows)
+
+
+def test_whole_slab_scans_count_the_section_size_not_64_kib_a_row(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full scan maps the vectors section once: repeated scans of a small slab must not
+    unmap it each time (3,000 rows x 64 KiB would be over the 256 MiB budget)."""
+    local = open_store(str(tmp_path))
+    local.put(KEY, SLAB_EXACT)
+    reader = SlabReader.from_store(local, KEY, 0, ByteCache(CacheConfig(disk_bytes=0)))
+    released: list[str] = []
+    monkeypatch.setattr(MappedBacking, "release", lambda self, name: released.append(name))
+    for _ in range(20):
+        reader.search(vector=QUERY, sparse=None, metric="cosine", k=K)
+    assert released == []
