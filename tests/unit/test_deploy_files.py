@@ -102,7 +102,8 @@ def test_builder_lease_is_on_for_every_node() -> None:
 
 def test_nodes_are_ready_on_health_and_the_image_checks_it() -> None:
     for c in _k8s_containers():
-        assert c["readinessProbe"]["httpGet"]["path"] == "/health"
+        assert c["readinessProbe"]["httpGet"]["path"] == "/health?check=ready"
+        assert c["livenessProbe"]["httpGet"]["path"] == "/health"
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in dockerfile
     assert re.search(r"^HEALTHCHECK .*\n?.*/health", dockerfile, re.M)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from slabdb.api.auth import Authenticator
 from slabdb.api.metrics import ApiMetrics
+from slabdb.api.readiness import Readiness
 from slabdb.api.service.bulk_service import ImportPolicy
 from slabdb.control.projects import IndexInfo, Projects, host_label
 
@@ -47,6 +48,8 @@ class ServerContext:
     import_policy: ImportPolicy = field(default_factory=ImportPolicy)
     advertise_port: int | None = None
     """The port index hosts name (a load balancer's); None: the port served on."""
+    readiness: Readiness | None = None
+    """Probes the store and catalog for ``/health?check=ready`` (None: always ready)."""
 
     @property
     def host_routing(self) -> bool:

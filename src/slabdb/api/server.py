@@ -32,6 +32,7 @@ from slabdb.api.host_routing import HostRoutingMiddleware
 from slabdb.api.listeners import IndexListeners
 from slabdb.api.metrics import ApiMetrics, serve_metrics
 from slabdb.api.observability import configure_logging
+from slabdb.api.readiness import Readiness
 from slabdb.api.rest.app import create_app
 from slabdb.api.serve_options import ServeOptions
 from slabdb.api.service.bulk_service import ImportPolicy
@@ -92,6 +93,7 @@ class SlabServer:
             base_port=options.port,
             advertise_host=options.advertise_host or options.host,
             advertise_port=options.advertise_port,
+            readiness=Readiness(self.store, self.catalog),
             scheme="https" if self.tls is not None else "http",
             open_listener=self.listeners.open,
             close_listener=self.listeners.close,

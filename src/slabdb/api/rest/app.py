@@ -17,7 +17,9 @@ from slabdb.api.errors import MethodNotAllowedError, error_response, validation_
 from slabdb.api.key_gate import KeyGateMiddleware
 from slabdb.api.limits import BodyLimitMiddleware, too_large
 from slabdb.api.observability import RequestContextMiddleware
+from slabdb.api.readiness import ReadyState
 from slabdb.api.rest import bulk, control, data, records
+from slabdb.api.rest.deps import JSON
 from slabdb.core.errors import InvalidArgumentError, NotFoundError, SlabDBError
 from slabdb.filters.parse import DEPTH_MESSAGE
 
@@ -47,8 +49,19 @@ def create_app(ctx: ServerContext, *, docs: bool = False) -> FastAPI:
         install_docs(app)
 
     @app.get("/health", tags=["server"])
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": slabdb.__version__}
+    def health(check: str | None = None) -> Response:
+        """Liveness; ``?check=ready``: 503 while the object store or the control catalog
+        cannot be reached (api/readiness.py)."""
+        body: dict[str, object] = {"status": "ok", "version": slabdb.__version__}
+        if check is None:
+            return JSON(body)
+        if check != "ready":
+            raise InvalidArgumentError(f"check must be 'ready', not {check[:40]!r}")
+        state = ReadyState(True) if ctx.readiness is None else ctx.readiness.state()
+        if state.ready:
+            return JSON(body)
+        body.update(status="unavailable", unreachable=list(state.failing))
+        return JSON(body, status_code=503)
 
     @app.exception_handler(SlabDBError)
     async def on_slabdb_error(request: Request, exc: SlabDBError) -> Response:
