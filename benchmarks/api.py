@@ -1,7 +1,12 @@
 """API benchmark: the official SDK over REST and gRPC against ``slabdb serve``, and the
 embedded API on the same data, in the same run.  Writes ``benchmarks/results/api.json``.
 
-    .venv/bin/python benchmarks/api.py [--records 20000] [--dim 128] [--seconds 3]
+    .venv/bin/python benchmarks/api.py [--records 20000] [--dim 128] [--seconds 3] [--rounds 3]
+
+Upsert rates are records/s, the median of ``--rounds`` rounds taken in turns with the
+embedded API (``upsert_rounds`` has every round); ``upsert_vs_embedded_arrays`` divides
+each by embedded ``upsert_arrays`` of the same run; ``upsert_cpu_ms_per_1000_records``
+is the CPU each phase cost, in the server and in the benchmark's own process.
 """
 
 from __future__ import annotations
@@ -60,6 +65,21 @@ def wait_idle(metrics_url: str, timeout_s: float = 90.0) -> None:
         time.sleep(0.5)
 
 
+def wait_embedded_idle(db: slabdb.Client, timeout_s: float = 90.0) -> None:
+    """:func:`wait_idle` for the embedded client (its own background worker)."""
+    deadline = time.monotonic() + timeout_s
+    fanout, top = db.config.level_fanout, db.config.max_level
+    while time.monotonic() < deadline:
+        stats = [ns.stats() for _, _, ns in db.open_namespace_entries()]
+        if all(
+            st["frozen_memtables"] == 0
+            and all(c < fanout for lvl, c in st["slabs_per_level"].items() if lvl < top)
+            for st in stats
+        ):
+            return
+        time.sleep(0.2)
+
+
 def upsert_rate(fn: Callable[[int, int], None], n: int, batch: int, clients: int = 1) -> float:
     starts = list(range(0, n, batch))
     lock = threading.Lock()
@@ -85,6 +105,64 @@ def upsert_rate(fn: Callable[[int, int], None], n: int, batch: int, clients: int
     if errors:
         raise errors[0]
     return n / (time.perf_counter() - t0)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(pid: int, window_s: float = 0.3, timeout_s: float = 60.0) -> None:
+    """Wait until process ``pid`` uses under 5 % of a core over ``window_s`` (background
+    work the metrics do not show, such as removing replaced files, has ended)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = process_cpu_seconds(pid)
+        time.sleep(window_s)
+        if process_cpu_seconds(pid) - before < 0.05 * window_s:
+            return
+
+
+def measure_upserts(
+    phases: dict[str, tuple[Callable[[int, int], Any], int, int, int]],
+    rounds: int,
+    server_pid: int,
+    metrics_url: str,
+    db: slabdb.Client,
+) -> dict[str, Any]:
+    """Records/s of each upsert phase: the median of ``rounds`` rounds, the phases taking
+    turns round by round (so that every one sees the same machine load, which other
+    processes on a shared machine change from second to second). Every phase starts
+    with the server and the embedded client idle (no flush or compaction left from the
+    phase before it, and the server process quiet).
+
+    Also the CPU time a phase costs per 1000 records (median of the rounds), in the
+    server process and in this one (the SDK client, or the embedded engine): unlike
+    wall time, it hardly moves when other processes load the machine."""
+    runs: dict[str, list[int]] = {name: [] for name in phases}
+    cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in phases}
+    for _ in range(rounds):
+        for name, (fn, n, batch, clients) in phases.items():
+            wait_idle(metrics_url)
+            wait_embedded_idle(db)
+            wait_quiet(server_pid)
+            server0, own0 = process_cpu_seconds(server_pid), time.process_time()
+            runs[name].append(round(upsert_rate(fn, n, batch, clients)))
+            server = process_cpu_seconds(server_pid) - server0
+            cpu[name].append((1e6 * server / n, 1e6 * (time.process_time() - own0) / n))
+    median = statistics.median
+    return {
+        "upsert_records_per_s": {name: round(median(r)) for name, r in runs.items()},
+        "upsert_rounds": runs,
+        "upsert_cpu_ms_per_1000_records": {
+            name: {
+                "server": round(median(s for s, _ in c), 2),
+                "benchmark_process": round(median(o for _, o in c), 2),
+            }
+            for name, c in cpu.items()
+        },
+    }
 
 
 def query_load(
@@ -125,6 +203,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=20_000)
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=3, help="upsert rounds (median reported)")
     ap.add_argument("--port", type=int, default=35080)
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
@@ -139,15 +218,20 @@ def main() -> None:
     out: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "records": args.records, "dim": args.dim, "query_seconds": args.seconds,
-        "upsert_records_per_s": {}, "query": {},
+        "upsert_records_per_s": {}, "upsert_vs_embedded_arrays": {}, "upsert_rounds": {},
+        "upsert_cpu_ms_per_1000_records": {}, "query": {},
     }  # fmt: skip
     proc, key = start_server(tmp / "server", args.port)
+    db = slabdb.connect(str(tmp / "embedded"))
     try:
         pc = Pinecone(api_key=key, host=f"http://127.0.0.1:{args.port}", grpc_scheme="http")
         for name in ("rest1000", "rest100", "grpc1000", "rest-par"):
             pc.create_index(name=name, dimension=args.dim, metric="cosine", spec=SPEC)
         rest = {n: pc.Index(n) for n in ("rest1000", "rest100", "rest-par")}
         grpc_idx = pc.index(name="grpc1000", grpc=True)
+        for name in ("emb", "emb2"):
+            db.create_index(name=name, dimension=args.dim, metric="cosine")
+        emb, emb2 = db.Index("emb"), db.Index("emb2")
 
         def via(index: Any) -> Callable[[int, int], None]:
             return lambda s, e: (
@@ -158,13 +242,30 @@ def main() -> None:
                 else index.upsert(vectors=list(zip(ids[s:e], rows[s:e], strict=True)))
             )
 
-        rates = out["upsert_records_per_s"]
-        rates["rest_batch1000"] = round(upsert_rate(via(rest["rest1000"]), args.records, 1000))
-        rates["rest_batch100"] = round(upsert_rate(via(rest["rest100"]), args.records // 4, 100))
-        rates["grpc_batch1000"] = round(upsert_rate(via(grpc_idx), args.records, 1000))
-        rates["rest_batch1000_4_clients"] = round(
-            upsert_rate(via(rest["rest-par"]), args.records, 1000, clients=4)
+        # name -> (upsert of records [s, e), records, batch size, clients)
+        phases: dict[str, tuple[Callable[[int, int], Any], int, int, int]] = {
+            "rest_batch1000": (via(rest["rest1000"]), args.records, 1000, 1),
+            "rest_batch100": (via(rest["rest100"]), args.records // 4, 100, 1),
+            "grpc_batch1000": (via(grpc_idx), args.records, 1000, 1),
+            "rest_batch1000_4_clients": (via(rest["rest-par"]), args.records, 1000, 4),
+            "embedded_upsert_arrays_batch1000": (
+                lambda s, e: emb.upsert_arrays(ids[s:e], vecs[s:e]), args.records, 1000, 1
+            ),
+            "embedded_upsert_batch1000": (
+                lambda s, e: emb2.upsert(list(zip(ids[s:e], rows[s:e], strict=True))),
+                args.records, 1000, 1,
+            ),
+        }  # fmt: skip
+        out.update(
+            measure_upserts(
+                phases, args.rounds, proc.pid, f"http://127.0.0.1:{args.port}/metrics", db
+            )
         )
+        rates = out["upsert_records_per_s"]
+        embedded = rates["embedded_upsert_arrays_batch1000"]
+        out["upsert_vs_embedded_arrays"] = {
+            k: round(v / embedded, 3) for k, v in rates.items() if not k.startswith("embedded")
+        }
         wait_idle(f"http://127.0.0.1:{args.port}/metrics")
         qr = rest["rest1000"]
         qg = pc.index(name="rest1000", grpc=True)
@@ -178,27 +279,13 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(30)
-    with slabdb.connect(str(tmp / "embedded")) as db:
-        db.create_index(name="emb", dimension=args.dim, metric="cosine")
-        emb = db.Index("emb")
-        rates["embedded_upsert_arrays_batch1000"] = round(
-            upsert_rate(lambda s, e: emb.upsert_arrays(ids[s:e], vecs[s:e]), args.records, 1000)
+    emb.flush()  # the server's background worker has flushed its memtables by now too
+    emb.compact()
+    for c in CONCURRENCY:
+        out["query"][f"embedded_c{c}"] = query_load(
+            lambda q: emb.query(vector=q, top_k=10), queries, c, args.seconds
         )
-        db.create_index(name="emb2", dimension=args.dim, metric="cosine")
-        emb2 = db.Index("emb2")
-        rates["embedded_upsert_batch1000"] = round(
-            upsert_rate(
-                lambda s, e: emb2.upsert(list(zip(ids[s:e], rows[s:e], strict=True))),
-                args.records,
-                1000,
-            )
-        )
-        emb.flush()  # the server's background worker has flushed its memtables by now too
-        emb.compact()
-        for c in CONCURRENCY:
-            out["query"][f"embedded_c{c}"] = query_load(
-                lambda q: emb.query(vector=q, top_k=10), queries, c, args.seconds
-            )
+    db.close()
     shutil.rmtree(tmp, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")

@@ -22,12 +22,12 @@ F32 = npt.NDArray[np.float32]
 class RecordBatch(Sequence[dict[str, Any]]):
     """``ids[i]``, ``rows[i]`` (the dense values), ``metadata[i]`` and ``sparse[i]`` of
     record ``i``. ``matrix`` is the rows stacked when they all have one length (None
-    otherwise, and always None when no record has values)."""
+    otherwise, and always None when no record has values); ``rows`` may be that matrix."""
 
     def __init__(
         self,
         ids: list[Any],
-        rows: Sequence[Any],
+        rows: Sequence[Any] | F32,
         metadata: list[dict[str, Any] | None] | None = None,
         sparse: list[dict[str, Any] | None] | None = None,
         matrix: F32 | None = None,

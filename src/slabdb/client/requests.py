@@ -93,15 +93,8 @@ def _batch_upsert_op(cfg: IndexConfig, batch: RecordBatch) -> UpsertOp | None:
         return None
     if not _valid_ids(batch.ids) or not validation.rows_pass(matrix, cfg.metric):
         return None
-    sps = [
-        validation.sparse(sp, f"vectors[{i}].sparse_values") for i, sp in enumerate(batch.sparse)
-    ]
-    mds: list[dict[str, Any] | None] = []
-    md_bytes = 0
-    for i, md in enumerate(batch.metadata):
-        clean, size = validation.metadata_sized(md, f"vectors[{i}].metadata")
-        mds.append(clean)
-        md_bytes += size
+    sps = validation.sparse_column(batch.sparse)
+    mds, md_bytes = validation.metadata_column(batch.metadata)
     nnz = sum(0 if s is None else len(s.indices) for s in sps)
     size = validation.estimate_bytes(matrix.size, batch.ids, md_bytes, nnz)
     validation.check_request_size(size)

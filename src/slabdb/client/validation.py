@@ -295,6 +295,26 @@ def metadata_sized(raw: Any, where: str = "metadata") -> tuple[dict[str, Any] | 
     return md or None, size
 
 
+def sparse_column(column: list[Any]) -> list[SparseVector | None]:
+    """:func:`sparse` of each record of a batch (a column of None is passed as is)."""
+    if all(x is None for x in column):
+        return [None] * len(column)
+    return [sparse(sp, f"vectors[{i}].sparse_values") for i, sp in enumerate(column)]
+
+
+def metadata_column(column: list[Any]) -> tuple[list[dict[str, Any] | None], int]:
+    """:func:`metadata_sized` of each record of a batch, and their total JSON size."""
+    if all(x is None for x in column):
+        return [None] * len(column), 0
+    out: list[dict[str, Any] | None] = []
+    total = 0
+    for i, md in enumerate(column):
+        clean, size = metadata_sized(md, f"vectors[{i}].metadata")
+        out.append(clean)
+        total += size
+    return out, total
+
+
 def top_k(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, int):
         raise InvalidArgumentError(f"top_k must be an integer, got {k!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import struct
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -165,3 +166,100 @@ def test_array_query_vectors_take_the_fast_check_and_keep_every_message(
     assert expected in str(info.value)
     ok = validation.dense(np.array([1.0, 2.0, 0.0, 0.0]), DIM, "cosine", "vector")
     assert ok.dtype == np.float32 and ok.tolist() == [1.0, 2.0, 0.0, 0.0]
+
+
+def test_records_read_from_the_bytes_match_what_protobuf_decodes() -> None:
+    """Long and non-ASCII ids, an unknown field, metadata and sparse values on some
+    records: each column is what the decoded message holds."""
+    md = Struct()
+    md.update({"genre": "drama"})
+    vectors = [
+        pb.Vector(id="x" * 300, values=[1.0, 2.0, 3.0, 4.0]),
+        pb.Vector(id="é-ü", values=[4.0, 3.0, 2.0, 1.0], metadata=md),
+        pb.Vector(
+            id="s",
+            values=[1.0, 1.0, 1.0, 1.0],
+            sparse_values=pb.SparseValues(indices=[7, 2], values=[0.5, 0.25]),
+        ),
+    ]
+    data = pb.UpsertRequest(vectors=vectors, namespace="ns").SerializeToString()
+    unknown = _field(9, 0, b"\x05")  # a varint field 9, unknown to Vector
+    record = _field(1, 2, b"u") + unknown + _field(2, 2, struct.pack("<4f", 1, 0, 0, 0))
+    data += _field(1, 2, record)
+    message = pb.UpsertRequest.FromString(data)
+    cols = wire.upsert_columns(data)
+    assert cols is not None
+    assert cols.ids == [v.id for v in message.vectors]
+    assert cols.metadata_at == [1] and cols.sparse_at == [2]
+    batch = _decoded(data)
+    assert batch.matrix is not None
+    np.testing.assert_array_equal(batch.matrix, [list(v.values) for v in message.vectors])
+    assert batch.metadata == [None, {"genre": "drama"}, None, None]
+    assert batch.sparse[2] == {"indices": [7, 2], "values": [0.5, 0.25]}
+    assert batch.sparse[0] is None and batch.sparse[3] is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _field(1, 2, b"\x0a\x05ab"),  # an id running past its record
+        b"\x0a\x80",  # a record length cut short
+        _field(1, 2, _field(2, 2, b"\x00\x00\x80")),  # three bytes of packed floats
+    ],
+)
+def test_bytes_that_are_not_an_upsert_request_read_as_none(data: bytes) -> None:
+    assert wire.upsert_columns(data) is None
+
+
+def test_records_without_kept_bytes_are_read_from_the_message() -> None:
+    data = _request([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]], metadata={1: {"k": "v"}})
+    parsed = deserializer(pb.UpsertRequest)(data)
+    assert parsed.message is not None and parsed.columns is not None
+    batch = parse.upsert(replace(parsed, columns=None)).vectors
+    assert isinstance(batch, RecordBatch)
+    assert batch.ids == ["r0", "r1"] and batch.metadata == [None, {"k": "v"}]
+    assert batch.matrix is not None and batch.matrix.tolist() == [[1, 0, 0, 0], [0, 1, 0, 0]]
+
+
+def _rec(rid: bytes, *extra: bytes) -> bytes:
+    return _field(
+        1, 2, _field(1, 2, rid) + _field(2, 2, struct.pack("<4f", 1, 2, 3, 4)) + b"".join(extra)
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _rec(b"a") + _field(2, 2, b"ns") + _field(2, 2, b"last"),  # the last namespace wins
+        _rec(b"a") + _field(2, 0, b"\x07"),  # a namespace of the wrong wire type: unknown
+        _rec(b"a") + bytes([15 << 3 | 0]) + b"\x01",  # an unknown top-level field
+        _rec(b"a", bytes([9 << 3 | 5]) + b"\x00\x00\x00\x00"),  # an unknown fixed32 field
+        _rec(b"a") + _field(1, 0, b"\x01"),  # a "record" of the wrong wire type: unknown
+        _rec(b"a", bytes([9 << 3 | 3, 9 << 3 | 4])),  # an (empty) group: left to protobuf
+    ],
+)
+def test_what_protobuf_accepts_reads_the_same_without_it(data: bytes) -> None:
+    message = pb.UpsertRequest.FromString(data)
+    parsed = parse.upsert(deserializer(pb.UpsertRequest)(data))
+    batch = parsed.vectors
+    assert isinstance(batch, RecordBatch)
+    assert parsed.namespace == message.namespace
+    assert batch.ids == [v.id for v in message.vectors]
+    assert batch.matrix is not None
+    np.testing.assert_array_equal(batch.matrix, [list(v.values) for v in message.vectors])
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _rec(b"\xff\xfe"),  # an id that is not UTF-8
+        _rec(b"a") + _field(2, 2, b"\xc3"),  # a namespace that is not UTF-8
+        _rec(b"a")[:-3],  # truncated
+        _rec(b"a") + b"\x0a",  # a record with no length
+    ],
+)
+def test_what_protobuf_refuses_is_refused_without_it(data: bytes) -> None:
+    with pytest.raises(Exception):  # noqa: B017 (protobuf's DecodeError)
+        pb.UpsertRequest.FromString(data)
+    parsed = deserializer(pb.UpsertRequest)(data)
+    assert parsed.error is not None and "not a valid UpsertRequest" in parsed.error.message

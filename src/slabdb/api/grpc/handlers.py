@@ -24,8 +24,8 @@ from slabdb.core import limits
 from slabdb.core.errors import InvalidArgumentError, SlabDBError
 
 SERVICE = "VectorService"
-RAW_MESSAGES = frozenset({"UpsertRequest"})
-"""Requests whose bytes the parser reads again (:attr:`Parsed.raw`)."""
+COLUMN_MESSAGES = frozenset({"UpsertRequest"})
+"""Requests read from their bytes as columns (:attr:`Parsed.columns`)."""
 MAX_RECEIVE_BYTES = 4 * limits.MAX_REQUEST_BYTES
 """grpcio's own limit, well above the API's 2 MB, so that SlabDB (not grpcio) answers
 oversized requests; a request past even this gets grpcio's RESOURCE_EXHAUSTED."""
@@ -37,11 +37,14 @@ class Parsed:
     error the call must answer with."""
 
     message: Any = None
+    """The decoded message; None for an upsert whose :attr:`columns` hold all of it."""
     filter: dict[str, Any] | None = None
     error: SlabDBError | None = None
-    raw: bytes | None = None
-    """The request's bytes, kept for an upsert: :mod:`.parse` reads its packed floats
-    straight into a matrix (:func:`.wire.packed_floats`)."""
+    columns: wire.UpsertColumns | None = None
+    """An upsert's records read from its bytes (:func:`.wire.upsert_columns`): :mod:`.parse`
+    turns their packed floats straight into a matrix. When they hold the whole request
+    (no metadata, no sparse values: :attr:`~.wire.UpsertColumns.complete`), protobuf
+    does not decode it at all."""
 
 
 def deserializer(message_cls: Any) -> Callable[[bytes], Parsed]:
@@ -49,18 +52,21 @@ def deserializer(message_cls: Any) -> Callable[[bytes], Parsed]:
     fields = message_cls.DESCRIPTOR.fields_by_name
     filter_number = fields["filter"].number if "filter" in fields else None
     name = message_cls.DESCRIPTOR.name
-    keep_raw = name in RAW_MESSAGES
+    as_columns = name in COLUMN_MESSAGES
 
     def deserialize(data: bytes) -> Parsed:
         if len(data) > limits.MAX_REQUEST_BYTES:
             return Parsed(error=too_large(len(data)))
         try:
+            columns = wire.upsert_columns(data) if as_columns else None
+            if columns is not None and columns.complete:
+                return Parsed(columns=columns)
             raw_filter = None
             if filter_number is not None:
                 data, raw_filter = wire.split_field(data, filter_number)
             message = message_cls.FromString(data)
             decoded = None if raw_filter is None else wire.decode_struct(raw_filter)
-            return Parsed(message=message, filter=decoded, raw=data if keep_raw else None)
+            return Parsed(message=message, filter=decoded, columns=columns)
         except SlabDBError as refused:
             return Parsed(error=refused)
         except Exception as exc:  # protobuf's DecodeError (too deep, truncated, ...)

@@ -82,33 +82,47 @@ def _sparse(msg: Any, field: str) -> dict[str, Any] | None:
 
 
 def upsert(parsed: Parsed) -> UpsertInput:
-    """The records as a :class:`RecordBatch`: the values straight from the request's
-    packed floats into one float32 matrix (validated a batch at a time)."""
-    req = parsed.message
+    """The records as a :class:`RecordBatch`: ids and values read from the request's
+    bytes (:attr:`Parsed.columns`), the values straight into one float32 matrix
+    (validated a batch at a time); metadata and sparse values from the decoded message,
+    only for the records that set them."""
+    cols = parsed.columns
+    records = None if parsed.message is None else parsed.message.vectors
+    if cols is None or (records is not None and len(cols.ids) != len(records)):
+        cols = _decoded_columns(parsed.message)  # no columns: the message was decoded
+    n = len(cols.ids)
+    metadata: list[dict[str, Any] | None] = [None] * n
+    sparse: list[dict[str, Any] | None] = [None] * n
+    if records is not None:
+        for i in cols.metadata_at:
+            metadata[i] = _metadata(records[i], "metadata")
+        for i in cols.sparse_at:
+            sparse[i] = _sparse(records[i], "sparse_values")
+    rows, matrix = _value_rows(cols.values)
+    batch = RecordBatch(cols.ids, rows, metadata, sparse, matrix)
+    return UpsertInput(vectors=batch, namespace=cols.namespace)
+
+
+def _decoded_columns(req: Any) -> wire.UpsertColumns:
+    """The columns of a decoded ``UpsertRequest`` (when its bytes were not read)."""
     records = req.vectors
-    ids = [v.id for v in records]
-    rows, matrix = _value_rows(parsed, records)
-    metadata = [_metadata(v, "metadata") for v in records]
-    sparse = [_sparse(v, "sparse_values") for v in records]
-    batch = RecordBatch(ids, rows, metadata, sparse, matrix)
-    return UpsertInput(vectors=batch, namespace=req.namespace)
+    return wire.UpsertColumns(
+        ids=[v.id for v in records],
+        values=[np.asarray(v.values, dtype="<f4").tobytes() for v in records],
+        metadata_at=[i for i, v in enumerate(records) if v.HasField("metadata")],
+        sparse_at=[i for i, v in enumerate(records) if v.HasField("sparse_values")],
+        namespace=req.namespace,
+    )
 
 
-def _value_rows(parsed: Parsed, records: Any) -> tuple[list[Any], np.ndarray | None]:
-    """(each record's dense values, the matrix when they share one non-zero length):
-    read from the raw bytes (:func:`.wire.packed_floats`, the very bytes protobuf
-    decoded), or from the decoded message when the bytes are not of the usual shape."""
-    raw = None if parsed.raw is None else wire.packed_floats(parsed.raw, 1, 2)
-    if raw is None or len(raw) != len(records):
-        rows: list[Any] = [list(v.values) for v in records]
-        dims = {len(r) for r in rows}
-        one = len(dims) == 1 and 0 not in dims
-        return rows, np.asarray(rows, dtype=np.float32) if one else None
-    sizes = {len(b) for b in raw}
+def _value_rows(values: list[bytes | memoryview]) -> tuple[Any, np.ndarray | None]:
+    """(each record's dense values, the matrix when they share one non-zero length;
+    the matrix's rows are then the records' rows)."""
+    sizes = set(map(len, values))
     if len(sizes) == 1 and 0 not in sizes:
-        matrix = np.frombuffer(b"".join(raw), dtype="<f4").reshape(len(raw), -1)
-        return list(matrix), matrix
-    return [np.frombuffer(b, dtype="<f4").tolist() for b in raw], None
+        matrix = np.frombuffer(b"".join(values), dtype="<f4").reshape(len(values), -1)
+        return matrix, matrix
+    return [np.frombuffer(b, dtype="<f4").tolist() for b in values], None
 
 
 def query(parsed: Parsed) -> QueryInput:

@@ -1,4 +1,5 @@
-"""Protobuf wire format, read by hand where protobuf's own decoder would fail a request.
+"""Protobuf wire format, read by hand where protobuf's own decoder would fail a request,
+and for upserts, where it would build a Python object per record and value.
 
 A filter nested 19 ``$and`` levels deep is about 100 protobuf messages deep (each level
 is Struct -> map entry -> Value -> ListValue -> Value), past upb's fixed decoding depth,
@@ -8,12 +9,16 @@ top-level ``filter`` field is cut out of its bytes before protobuf decodes the r
 limit: the one :func:`slabdb.filters.parse_filter` applies on every transport, with the
 same message. NaN and infinities are kept as floats, so validation refuses them with
 the same 400 as REST.
+
+An upsert's records are read as columns (:func:`upsert_columns`): ids, and views of the
+packed floats that become one matrix with a single copy.
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from slabdb.core.errors import InvalidArgumentError, InvalidFilterError
@@ -136,57 +141,119 @@ def _text(raw: bytes) -> str:
         raise MalformedMessageError("a string in the request is not valid UTF-8") from None
 
 
-def packed_floats(data: bytes, outer: int, inner: int) -> list[bytes] | None:
-    """For each occurrence of the message field ``outer`` of ``data``, the raw
-    little-endian float32 bytes of its ``repeated float`` field ``inner`` (packed or
-    not, occurrences concatenated as protobuf merges them); None when the bytes are not
-    that shape (the caller then reads the decoded message instead).
+@dataclass
+class UpsertColumns:
+    """An ``UpsertRequest``'s records read from its bytes, a column per field, and its
+    namespace."""
 
-    This is how an upsert's vectors become one numpy matrix without a Python float
-    per value (a loop per field, not per value: about 1 µs a record).
-    """
-    out: list[bytes] = []
+    ids: list[str]
+    values: list[bytes | memoryview]
+    """Each record's dense values: little-endian float32 bytes (empty when unset; a
+    view into the request's bytes when they lie in one piece)."""
+    metadata_at: list[int]
+    """The records that set ``metadata`` (read from the decoded message)."""
+    sparse_at: list[int]
+    """The records that set ``sparse_values`` (read from the decoded message)."""
+    namespace: str = ""
+
+    @property
+    def complete(self) -> bool:
+        """Whether these columns hold the whole request (no record sets metadata or
+        sparse values, which only the decoded message holds)."""
+        return not self.metadata_at and not self.sparse_at
+
+
+def upsert_columns(data: bytes) -> UpsertColumns | None:
+    """The records of an ``UpsertRequest`` (field 1: ``Vector`` messages) as columns,
+    read as protobuf reads them: packed or unpacked floats, occurrences of a repeated
+    field concatenated, the last id (and namespace) winning, strings checked as UTF-8,
+    fields of an unexpected wire type skipped as unknown. None when the bytes are not a
+    valid message, or not one read here (groups): protobuf then decodes them, and
+    refuses them when they are not valid.
+
+    This is how an upsert's vectors become one numpy matrix without a Python object
+    per value, nor a protobuf accessor call per record: the usual layout (an id, then
+    the packed values to the record's end) is read in a few steps (:func:`_usual`),
+    anything else field by field (:func:`_record`)."""
+    cols = UpsertColumns([], [], [], [])
+    view = memoryview(data)
+    pos, stop = 0, len(data)
     try:
-        for number, wire_type, start, end in _spans(data, 0, len(data)):
-            if number != outer:
+        while pos < stop:
+            if data[pos] != 0x0A:  # not a record (field 1, length-delimited)
+                number, wire_type, start, pos = _spans(data, pos, stop, one=True)[0]
+                if number == 2 and wire_type == LENGTH_DELIMITED:
+                    cols.namespace = data[start:pos].decode("utf-8")
                 continue
-            if wire_type != LENGTH_DELIMITED:
-                return None
-            quick = _last_field_payload(data, start, end, inner)
-            if quick is not None:
-                out.append(quick)
-                continue
-            parts = [
-                data[s:e] if kind == LENGTH_DELIMITED else data[e - 4 : e]
-                for field, kind, s, e in _spans(data, start, end)
-                if field == inner and kind in (LENGTH_DELIMITED, FIXED32)
-            ]
-            if any(len(p) % 4 for p in parts):
-                return None
-            out.append(parts[0] if len(parts) == 1 else b"".join(parts))
-    except MalformedMessageError:
+            size, pos = _length(data, pos + 1)
+            end = pos + size
+            if end > stop:
+                raise MalformedMessageError("a record of the request is truncated")
+            if not _usual(data, view, pos, end, cols):
+                _record(data, pos, end, cols)
+            pos = end
+    except (MalformedMessageError, UnicodeDecodeError, IndexError):
         return None
-    return out
+    return cols
 
 
-def _last_field_payload(buf: bytes, start: int, end: int, inner: int) -> bytes | None:
-    """The usual layout, read without a walk: a short field 1 (an id), then the packed
-    field ``inner`` running to the end of the record. None for anything else."""
+def _length(buf: bytes, pos: int) -> tuple[int, int]:
+    """A varint at ``pos`` and the position after it (one- and two-byte ones inline)."""
+    first = buf[pos]
+    if first < 0x80:
+        return first, pos + 1
+    second = buf[pos + 1]
+    if second < 0x80:
+        return (first & 0x7F) | second << 7, pos + 2
+    return _varint(buf, pos)
+
+
+def _usual(buf: bytes, view: memoryview, start: int, end: int, cols: UpsertColumns) -> bool:
+    """Read a record laid out as a short id (field 1), then the packed field 2 running
+    to the record's end, into ``cols`` (the values as a view of ``buf``, not copied);
+    False (nothing read) for any other layout."""
     if end - start < 3 or buf[start] != 0x0A or buf[start + 1] >= 0x80:
-        return None
-    pos = start + 2 + buf[start + 1]
-    if pos >= end or buf[pos] != (inner << 3 | LENGTH_DELIMITED):
-        return None
-    size, pos = _varint(buf, pos + 1)
+        return False
+    id_end = start + 2 + buf[start + 1]
+    if id_end >= end or buf[id_end] != 0x12:
+        return False
+    size, pos = _length(buf, id_end + 1)
     if pos + size != end or size % 4:
-        return None
-    return buf[pos:end]
+        return False
+    cols.ids.append(buf[start + 2 : id_end].decode("utf-8"))
+    cols.values.append(view[pos:end])
+    return True
 
 
-def _spans(buf: bytes, pos: int, stop: int) -> list[tuple[int, int, int, int]]:
-    """(number, wire type, start, end) of each field in ``buf[pos:stop]``, copying
-    nothing: ``start:end`` is a length-delimited field's payload; for the other wire
-    types ``end`` is where the value ends."""
+def _record(buf: bytes, start: int, end: int, cols: UpsertColumns) -> None:
+    """One ``Vector`` message read field by field into ``cols``."""
+    rid, parts, has_metadata, has_sparse = b"", [], False, False
+    for number, wire_type, s, e in _spans(buf, start, end):
+        if number == 1 and wire_type == LENGTH_DELIMITED:
+            rid = buf[s:e]
+        elif number == 2 and wire_type == LENGTH_DELIMITED:
+            parts.append(buf[s:e])
+        elif number == 2 and wire_type == FIXED32:
+            parts.append(buf[e - 4 : e])
+        elif number == 3 and wire_type == LENGTH_DELIMITED:
+            has_metadata = True
+        elif number == 4 and wire_type == LENGTH_DELIMITED:
+            has_sparse = True
+    values = b"".join(parts)
+    if len(values) % 4:
+        raise MalformedMessageError("packed float values of a record are truncated")
+    if has_metadata:
+        cols.metadata_at.append(len(cols.ids))
+    if has_sparse:
+        cols.sparse_at.append(len(cols.ids))
+    cols.ids.append(rid.decode("utf-8"))
+    cols.values.append(values)
+
+
+def _spans(buf: bytes, pos: int, stop: int, one: bool = False) -> list[tuple[int, int, int, int]]:
+    """(number, wire type, start, end) of each field in ``buf[pos:stop]`` (only the
+    first with ``one``), copying nothing: ``start:end`` is a length-delimited field's
+    payload; for the other wire types ``end`` is where the value ends."""
     out = []
     while pos < stop:
         start = pos
@@ -212,4 +279,6 @@ def _spans(buf: bytes, pos: int, stop: int) -> list[tuple[int, int, int, int]]:
         if pos > stop or number == 0:
             raise MalformedMessageError("the request is not a valid protobuf message (truncated)")
         out.append((number, wire_type, start, pos))
+        if one:
+            break
     return out

@@ -22,15 +22,18 @@ from slabdb.api.rest.models import (
     UpdateRequest,
     UpsertRequest,
 )
+from slabdb.api.rest.upsert_body import OrjsonRoute
 from slabdb.api.service.inputs import FetchInput, ListInput, ListNamespacesInput, StatsInput
 
 router = APIRouter(tags=["data plane"])
 
 
-@router.post("/vectors/upsert")
 def upsert(body: UpsertRequest, service: DataService) -> Response:
     reply = service.upsert(body.to_input())
     return render.respond(reply, render.upsert(reply.result))
+
+
+router.add_api_route("/vectors/upsert", upsert, methods=["POST"], route_class_override=OrjsonRoute)
 
 
 @router.post("/query")

@@ -9,8 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
+from slabdb.api.rest.upsert_body import simple_batch
 from slabdb.api.service.inputs import (
     CreateNamespaceInput,
     DeleteInput,
@@ -50,9 +62,24 @@ class VectorIn(_Body):
 class UpsertRequest(_Body):
     vectors: list[VectorIn]
     namespace: StrictStr | None = None
+    _batch: RecordBatch | None = PrivateAttr(default=None)
+    """The records when the body had the usual shape (:func:`.upsert_body.simple_batch`);
+    ``vectors`` is then left empty."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _usual_shape(cls, data: Any, validate: ModelWrapValidatorHandler[UpsertRequest]) -> Any:
+        batch = simple_batch(data)
+        if batch is None:
+            return validate(data)
+        body = cls.model_construct(vectors=[], namespace=data.get("namespace"))
+        body._batch = batch
+        return body
 
     def to_input(self) -> UpsertInput:
         """The records as columns (values stacked by numpy, validated per batch)."""
+        if self._batch is not None:
+            return UpsertInput(vectors=self._batch, namespace=self.namespace)
         vs = self.vectors
         batch = RecordBatch.from_rows(
             [v.id for v in vs],
