@@ -145,6 +145,10 @@ def model_score(
 
 
 class EngineVsModel(RuleBasedStateMachine):
+    config = CONFIG
+    """The engine configuration of every client the machine opens."""
+    dim = DIM
+
     def __init__(self) -> None:
         super().__init__()
         self.store = open_store("memory://")
@@ -154,8 +158,8 @@ class EngineVsModel(RuleBasedStateMachine):
     @initialize(metric=st.sampled_from(["cosine", "euclidean", "dotproduct"]))
     def create(self, metric: str) -> None:
         self.metric = metric
-        self.client = Client(self.store, CONFIG)
-        self.client.create_index(name="m", dimension=DIM, metric=metric)
+        self.client = Client(self.store, self.config)
+        self.client.create_index(name="m", dimension=self.dim, metric=metric)
         self.index = self.client.Index("m")
 
     def teardown(self) -> None:
@@ -233,10 +237,14 @@ class EngineVsModel(RuleBasedStateMachine):
     def reopen(self, flush: bool) -> None:
         assert self.client is not None
         self.client.close(flush=flush)
-        self.client = Client(self.store, CONFIG)
+        self.client = Client(self.store, self.config)
         self.index = self.client.Index("m")
 
     # --- checks --------------------------------------------------------------------------------
+    def ids_to_fetch(self) -> list[str]:
+        """The ids the invariant fetches (every id the rules use)."""
+        return IDS
+
     @rule(q=vectors, flt=st.none() | filters, k=st.integers(1, 20), qs=sparse)
     def query(self, q: list[float], flt: dict[str, Any] | None, k: int, qs: dict | None) -> None:
         if self.metric != "dotproduct":
@@ -263,8 +271,11 @@ class EngineVsModel(RuleBasedStateMachine):
     def fetch_count_and_list_match(self) -> None:
         if self.client is None:
             return
-        got = self.index.fetch(ids=IDS).vectors
-        assert set(got) == set(self.model)
+        ids = self.ids_to_fetch()
+        got: dict[str, Any] = {}
+        for start in range(0, len(ids), 1000):  # the fetch limit
+            got.update(self.index.fetch(ids=ids[start : start + 1000]).vectors)
+        assert set(got) == set(ids) & set(self.model)
         for rid, vec in got.items():
             rec = self.model[rid]
             assert np.array_equal(np.asarray(vec.values, dtype=np.float32), rec["values"])
