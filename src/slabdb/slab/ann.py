@@ -32,6 +32,7 @@ efSearch grows along :data:`EF_LADDER` until recall@10 reaches ``target_recall``
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -46,6 +47,7 @@ from slabdb.slab import ann_ivf as ivf
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
+_log = logging.getLogger(__name__)
 
 ANN_PARAMS_SECTION = "ann_params"
 ANN_INDEX_SECTION = "ann_index"
@@ -127,8 +129,9 @@ def to_index_space(vectors: F32, metric: str, *, owned: bool = False) -> F32:
 def build_ann_sections(
     vectors: F32, deleted: npt.NDArray[np.bool_], metric: str, config: AnnConfig | None
 ) -> dict[str, Any]:
-    """The ANN sections for a dense slab, or ``{}`` when it is too small (or ANN is off):
-    IVF-PQ fast-scan from ``config.ivf_min_rows`` live rows, HNSW below."""
+    """The ANN sections for a dense slab, or ``{}`` when it is too small, ANN is off, or
+    the index cannot reach ``config.target_recall`` on this data (then the slab is
+    searched exactly): IVF-PQ fast-scan from ``config.ivf_min_rows`` live rows, HNSW below."""
     if config is None or not config.enabled:
         return {}
     live_rows = np.flatnonzero(~np.asarray(deleted, dtype=np.bool_)).astype(np.int64)
@@ -138,6 +141,13 @@ def build_ann_sections(
         index, params = _build_ivf(vectors, live_rows, metric, config)
     else:
         index, params = _build_hnsw(vectors, live_rows, metric, config)
+    if params.tuned_recall < config.target_recall:  # the widest setting tried falls short
+        _log.warning(
+            "%s index of %d rows reaches recall@10 %.3f < %.3f at its widest setting: "
+            "the slab is searched exactly",
+            params.kind, params.rows, params.tuned_recall, config.target_recall,
+        )  # fmt: skip
+        return {}
     return {
         ANN_PARAMS_SECTION: params.to_bytes(),
         ANN_INDEX_SECTION: np.asarray(faiss.serialize_index(index), dtype=np.uint8),

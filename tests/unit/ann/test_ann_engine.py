@@ -204,3 +204,20 @@ def test_l0_merge_rows_is_read_from_slabdb_l0_merge_rows(monkeypatch: pytest.Mon
 
     monkeypatch.setenv("SLABDB_L0_MERGE_ROWS", "50000")
     assert Settings().engine_config().l0_merge_rows == 50_000
+
+
+def test_an_index_that_cannot_reach_the_recall_target_is_not_used(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A slab whose index falls short of target_recall at its widest setting is exact."""
+    from slabdb.slab import ann
+
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((3000, 32)).astype(np.float32)
+    deleted = np.zeros(len(vectors), dtype=np.bool_)
+    config = AnnConfig(min_rows=100, hnsw_m=16, ef_construction=40)
+    assert ann.build_ann_sections(vectors, deleted, "cosine", config)  # reaches it
+    monkeypatch.setattr(ann, "EF_LADDER", (1,))  # a beam of k: far below 0.95 here
+    with caplog.at_level("WARNING", logger="slabdb.slab.ann"):
+        assert ann.build_ann_sections(vectors, deleted, "cosine", config) == {}
+    assert "searched exactly" in caplog.text
