@@ -11,7 +11,6 @@ sees that name in ``Host``/``:authority`` (the proxy records it, so the test can
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import pytest
 from pinecone import Pinecone, RetryConfig, ServerlessSpec
 from pinecone.errors import PineconeError
 from slabdb_server_process import ServerProcess
+
+from slabdb.testing.net import pipe
 
 SPEC = ServerlessSpec(cloud="aws", region="us-east-1")
 DOMAIN = "slabdb.test"
@@ -69,23 +70,11 @@ class NameProxy:
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
         if rest:
             upstream.sendall(rest)
-        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
-        _pipe(client, upstream)
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        pipe(client, upstream)
 
     def close(self) -> None:
         self.sock.close()
-
-
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(65536):
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (src, dst):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 from pinecone import Pinecone, ServerlessSpec
 from pinecone.errors import NotFoundError as PineconeNotFound
@@ -29,9 +27,9 @@ from pinecone.errors import NotFoundError as PineconeNotFound
 from slabdb.control.catalog_db import ControlCatalog
 from slabdb.control.sql import CATALOG_RETRY
 from slabdb.core.errors import StorageError
+from slabdb.testing.cluster import Node
 from slabdb.testing.postgres import TEST_ROLE, PostgresServer, find_pg_bin, temporary_postgres
 from slabdb.testing.s3 import MotoS3Server
-from slabdb.testing.server import free_port_range
 
 SPEC = ServerlessSpec(cloud="aws", region="us-east-1")
 PASSWORD = "pw-never-logged-7f3a"
@@ -68,67 +66,22 @@ def eventually(check: Callable[[], T], timeout: float = 10.0, every: float = 0.1
         time.sleep(every)
 
 
-@dataclass
-class Server:
-    """A ``slabdb serve`` subprocess on a store URL (ServerProcess wants a local path)."""
-
-    data: str
-    catalog: str
-    env: dict[str, str]
-    port: int = field(default_factory=free_port_range)
-    proc: subprocess.Popen[str] | None = None
-    output: str = ""
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        cmd = [
-            sys.executable, "-m", "slabdb.cli", "serve", "--data", self.data,
-            "--catalog", self.catalog, "--port", str(self.port), "--log-level", "info",
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env
-        )
-        threading.Thread(target=self._drain, daemon=True).start()
-
-    def _drain(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        with contextlib.suppress(ValueError, OSError):
-            for line in self.proc.stdout:
-                self.output += line
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while "SlabDB serving on" not in self.output:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{self.output}")
-            time.sleep(0.05)
-        httpx.get(self.url + "/health", timeout=5).raise_for_status()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+def info_node(data: str, catalog: str, env: dict[str, str]) -> Node:
+    """A ``slabdb serve`` node at info level (its listening line is checked)."""
+    return Node(data, catalog, env, log_level="info")
 
 
 @pytest.fixture
 def cluster(
     pg_server: PostgresServer, s3_server: MotoS3Server
-) -> Iterator[tuple[str, dict[str, str], Server, Server]]:
+) -> Iterator[tuple[str, dict[str, str], Node, Node]]:
     catalog = new_database(pg_server, f"two_servers_{os.getpid()}")
     env = {**os.environ, **s3_server.env, "PYTHONUNBUFFERED": "1"}
     env["SLABDB_REFRESH_INTERVAL_SECONDS"] = "0.2"
     for name in ("SLABDB_S3_ENDPOINT", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         env.pop(name, None)
     data = s3_server.unique_url("two-servers")
-    a, b = Server(data, catalog, env), Server(data, catalog, env)
+    a, b = info_node(data, catalog, env), info_node(data, catalog, env)
     a.start()
     b.start()  # both at once on an empty catalog: schema and default project made once
     try:
@@ -150,7 +103,7 @@ def keys_create(catalog: str, env: dict[str, str], project: str) -> tuple[str, s
 
 
 def test_two_servers_share_catalog_and_store(
-    cluster: tuple[str, dict[str, str], Server, Server],
+    cluster: tuple[str, dict[str, str], Node, Node],
 ) -> None:
     catalog, env, a, b = cluster
     key, cli_output = keys_create(catalog, env, "p")

@@ -41,6 +41,7 @@ class Node:
     catalog: str
     env: dict[str, str]
     port: int = field(default_factory=free_port_range)
+    log_level: str = "warning"
     proc: subprocess.Popen[str] | None = None
     output: str = ""
 
@@ -69,7 +70,7 @@ class Node:
     def start(self) -> None:
         cmd = [
             sys.executable, "-m", "slabdb.cli", "serve", "--data", self.data,
-            "--catalog", self.catalog, "--port", str(self.port), "--log-level", "warning",
+            "--catalog", self.catalog, "--port", str(self.port), "--log-level", self.log_level,
         ]  # fmt: skip
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env

@@ -36,6 +36,8 @@ from typing import Any
 import httpx
 import yaml
 
+from slabdb.testing.net import pipe
+
 _VARIABLE = re.compile(r"\$\{(\w+)(:-([^}]*))?\}")
 _ENTRYPOINT = re.compile(r"^ENTRYPOINT\s+(\[.*\])\s*$", re.M)
 _RESOLVER = '''"""Test-only: *.localhost resolves to 127.0.0.1 (written by slabdb.testing.compose)."""
@@ -180,23 +182,11 @@ class TcpBalancer:
             except OSError:
                 client.close()
                 continue
-            threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
-            threading.Thread(target=_pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
 
     def close(self) -> None:
         self.sock.close()
-
-
-def _pipe(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(65536):
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (src, dst):
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass
