@@ -13,7 +13,12 @@ Metadata: ``section`` (the package's Debian section) and ``bucket`` = row % 100,
 ``bucket < 1 / 10 / 50`` are filters of exactly 1 %, 10 % and 50 % selectivity.
 
 Every system runs in its own subprocess (``--worker NAME``): one query per call, one
-client thread, after 5 warm-up queries.  The parent computes the exact top-10 (float64)
+client thread, after 5 warm-up queries.  Batch stages (``compacted-batch`` for SlabDB's
+``query_batch`` on its query pool, ``peer-batch`` for one faiss ``search`` call on one
+OpenMP thread per core) send the queries, repeated to
+:data:`ann_probes.BATCH_QUERIES`, in one call: ``qps_batch``, the best of 3 calls.
+``python_us_per_query``: SlabDB's CPU per query outside faiss
+(:func:`ann_probes.python_per_query`).  The parent computes the exact top-10 (float64)
 and every recall, and writes ``benchmarks/results/ann.json``.
 
 Systems: ``slabdb`` (embedded, default config; its post-ingest, settled and compacted
@@ -40,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ann_data import RealSet, load_real_set
+from ann_probes import batch_of, python_per_query, time_batches
 from common import Stopwatch, environment, peak_rss_mb, time_queries, write_json
 
 K = 10
@@ -81,6 +87,26 @@ def _slabdb_queries(
             return [m.id for m in res.matches]
 
         summary, ids = time_queries(run, n_queries)
+        summary["ids"] = ids
+        out[name] = summary
+    return out
+
+
+def _slabdb_batches(
+    index: Any, data: RealSet, namespace: str, filters: dict[str, int | None]
+) -> dict[str, Any]:
+    """``query_batch`` of the queries repeated to :data:`ann_probes.BATCH_QUERIES`, in
+    one call (on the client's query pool: one thread per core)."""
+    out: dict[str, Any] = {}
+    vectors = batch_of(data.queries)
+    for name, limit in filters.items():
+        flt = slabdb_filter(limit)
+
+        def run(flt: dict[str, Any] | None = flt) -> list[list[str]]:
+            res = index.query_batch(vectors=vectors, top_k=K, filter=flt, namespace=namespace)
+            return [[m.id for m in r.matches] for r in res]
+
+        summary, ids = time_batches(run, len(data.queries), len(vectors))
         summary["ids"] = ids
         out[name] = summary
     return out
@@ -136,6 +162,8 @@ def worker_slabdb(args: argparse.Namespace, data: RealSet, oversubscribed: bool)
     timings["compaction_seconds"] = compaction.seconds  # what was left to merge after it
     layout["compacted"] = _layout(ref)
     stages["compacted"] = _slabdb_queries(index, data, args.queries, "ref", FILTERS)
+    stages["compacted-batch"] = _slabdb_batches(index, data, "ref", FILTERS)
+    timings["python_us_per_query"] = python_per_query(index, data, ref, "ref", K)
     client.close(flush=False)
     return {
         **timings,
@@ -249,6 +277,7 @@ def worker_faiss(args: argparse.Namespace, data: RealSet, same: bool) -> dict[st
     tuned = params.get("ef_search", 64)
     b = buckets(n)
     stages: dict[str, Any] = {}
+    batches: dict[str, Any] = {}
     for name, limit in FILTERS.items():
         bits = None if limit is None else np.packbits(b < limit, bitorder="little")
         sel = None if bits is None else faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
@@ -266,11 +295,29 @@ def worker_faiss(args: argparse.Namespace, data: RealSet, same: bool) -> dict[st
         summary, ids = time_queries(run, args.queries)
         summary["ids"] = ids
         stages[name] = summary
+        batches[name] = _faiss_batch(index, data, sp, want)
     return {
         "build_seconds": build.seconds,
         "config": params if same else {"index": "IndexFlatIP"},
-        "stages": {"peer": stages},
+        "stages": {"peer": stages, "peer-batch": batches},
     }
+
+
+def _faiss_batch(index: Any, data: RealSet, sp: Any, want: int) -> dict[str, Any]:
+    """Every query in one search call on one OpenMP thread per core."""
+    import faiss
+
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    vectors = batch_of(data.queries)
+
+    def run() -> list[list[str]]:
+        _d, labels = index.search(vectors, want, params=sp)
+        return [[f"d{j}" for j in row[:K] if j >= 0] for row in labels]
+
+    summary, ids = time_batches(run, len(data.queries), len(vectors))
+    faiss.omp_set_num_threads(1)
+    summary["ids"] = ids
+    return summary
 
 
 def run_worker(args: argparse.Namespace) -> None:
@@ -407,7 +454,10 @@ def _brief(doc: dict[str, Any]) -> dict[str, Any]:
     if "skipped" in doc:
         return doc
     return {
-        f"{stage}/{f}": (round(s["qps_single_thread"]), round(s["recall_at_10"], 3))
+        f"{stage}/{f}": (
+            round(s.get("qps_single_thread") or s["qps_batch"]),
+            round(s["recall_at_10"], 3),
+        )
         for stage, filters in doc["stages"].items()
         for f, s in filters.items()
     }

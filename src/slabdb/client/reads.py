@@ -56,8 +56,6 @@ def _vector_out(v: RecordVersion) -> Vector:
 
 
 def _scored(hit: Hit, include_values: bool, include_metadata: bool) -> ScoredVector:
-    if not (include_values or include_metadata):  # the common query: ids and scores only
-        return ScoredVector(id=hit.id, score=hit.score, values=[])
     v = hit.version
     return ScoredVector(
         id=hit.id,
@@ -65,6 +63,21 @@ def _scored(hit: Hit, include_values: bool, include_metadata: bool) -> ScoredVec
         values=_values_out(v.vector) if include_values else [],
         sparse_values=_sparse_out(v.sparse) if include_values else None,
         metadata=(dict(v.metadata) if v.metadata else {}) if include_metadata else None,
+    )
+
+
+def _response(
+    hits: list[Hit], namespace: str, lsn: int | None, include_values: bool, include_metadata: bool
+) -> QueryResponse:
+    if include_values or include_metadata:
+        matches = [_scored(h, include_values, include_metadata) for h in hits]
+    else:  # the common query: ids and scores only
+        matches = [ScoredVector(id=h.id, score=h.score, values=[]) for h in hits]
+    return QueryResponse(
+        matches=matches,
+        namespace=namespace,
+        usage=Usage(read_units=max(1, len(hits) // 10)),
+        lsn=lsn,
     )
 
 
@@ -142,12 +155,7 @@ class RecordReads:
             expr=expr,
             executor=self._ctx.executor,
         )
-        return QueryResponse(
-            matches=[_scored(h, include_values, include_metadata) for h in hits],
-            namespace=ns_name,
-            usage=Usage(read_units=max(1, len(hits) // 10)),
-            lsn=view.applied_lsn,
-        )
+        return _response(hits, ns_name, view.applied_lsn, include_values, include_metadata)
 
     def query_batch(
         self,
@@ -159,35 +167,44 @@ class RecordReads:
         include_metadata: bool,
     ) -> list[QueryResponse]:
         """One response per dense query vector (a list of vectors or an (n, d) array),
-        all from one view: the filter is parsed and the view taken once."""
+        all from one view, searched together (:meth:`NamespaceView.query_batch`)."""
         k = validation.top_k(top_k)
         cfg = self._ctx.config
         if cfg.vector_type != "dense":
             raise InvalidArgumentError("query_batch needs a dense index")
-        if isinstance(vectors, str | bytes) or not hasattr(vectors, "__len__"):
-            raise InvalidArgumentError("vectors must be a list of query vectors")
-        qs = [
-            validation.dense(v, cfg.dimension, cfg.metric, f"vectors[{i}]")
-            for i, v in enumerate(vectors)
-        ]
+        matrix = self._query_matrix(vectors)
         expr = parse_filter(filter)
         ns_name = validation.namespace(namespace)
         view = self._view(namespace)
-        out = []
-        for q in qs:
-            hits = [] if view is None else view.query(
-                vector=q, sparse=None, metric=cfg.metric, top_k=k, expr=expr,
-                executor=self._ctx.executor,
-            )  # fmt: skip
-            out.append(
-                QueryResponse(
-                    matches=[_scored(h, include_values, include_metadata) for h in hits],
-                    namespace=ns_name,
-                    usage=Usage(read_units=max(1, len(hits) // 10)),
-                    lsn=None if view is None else view.applied_lsn,
-                )
-            )
-        return out
+        if view is None:
+            return [_response([], ns_name, None, False, False) for _ in range(len(matrix))]
+        batch = view.query_batch(
+            vectors=matrix, metric=cfg.metric, top_k=k, expr=expr, executor=self._ctx.executor
+        )
+        lsn = view.applied_lsn
+        return [_response(h, ns_name, lsn, include_values, include_metadata) for h in batch]
+
+    def _query_matrix(self, vectors: Any) -> F32:
+        """The query vectors as one checked (n, d) float32 matrix (an array that passes
+        every check in one pass; else row by row, so an error names the bad row)."""
+        cfg = self._ctx.config
+        dim = cfg.dimension or 0
+        if isinstance(vectors, str | bytes) or not hasattr(vectors, "__len__"):
+            raise InvalidArgumentError("vectors must be a list of query vectors")
+        if (
+            isinstance(vectors, np.ndarray)
+            and vectors.dtype.kind == "f"
+            and vectors.shape[1:] == (dim,)
+        ):
+            with np.errstate(over="ignore"):
+                matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+            if validation.rows_pass(matrix, cfg.metric):
+                return matrix
+        rows = [
+            validation.dense(v, cfg.dimension, cfg.metric, f"vectors[{i}]")
+            for i, v in enumerate(vectors)
+        ]
+        return np.stack(rows) if rows else np.empty((0, dim), dtype=np.float32)
 
     def fetch(
         self, ids: Sequence[str], namespace: str | None, min_lsn: int | None = None

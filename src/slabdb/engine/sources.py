@@ -64,6 +64,14 @@ class Source(ABC):
     @abstractmethod
     def lsn_at(self, row: int) -> int: ...
 
+    def ids_at(self, rows: list[int]) -> list[str]:
+        """The ids of ``rows``."""
+        return [self.id_at(row) for row in rows]
+
+    @abstractmethod
+    def lsns_at(self, rows: I64) -> I64:
+        """LSNs of ``rows``, as an int64 array."""
+
     @abstractmethod
     def search(
         self,
@@ -75,6 +83,12 @@ class Source(ABC):
         exclude: I64 | None = None,
     ) -> tuple[I64, F32]:
         """Rows and scores of the best ``k`` live matching rows not in ``exclude``, best first."""
+
+    def search_batch(
+        self, vectors: F32, metric: str, k: int, expr: Expr | None, exclude: I64 | None = None
+    ) -> list[tuple[I64, F32]]:
+        """:meth:`search` of each dense query row of ``vectors`` (the filter evaluated once)."""
+        return [self.search(v, None, metric, k, expr, exclude) for v in vectors]
 
     @abstractmethod
     def row_map(self) -> dict[str, int]:
@@ -118,6 +132,9 @@ class MemtableSource(Source):
     def lsn_at(self, row: int) -> int:
         return int(self.snap.lsns[row])
 
+    def lsns_at(self, rows: I64) -> I64:
+        return np.asarray(self.snap.lsns, dtype=np.int64)[rows]
+
     def matching_rows(self, expr: Expr | None) -> set[int]:
         return set(self.snap.matching_rows(expr).tolist())
 
@@ -130,10 +147,24 @@ class MemtableSource(Source):
         expr: Expr | None,
         exclude: I64 | None = None,
     ) -> tuple[I64, F32]:
-        snap = self.snap
+        return self._search_rows(self._candidate_rows(expr, exclude), vector, sparse, metric, k)
+
+    def search_batch(
+        self, vectors: F32, metric: str, k: int, expr: Expr | None, exclude: I64 | None = None
+    ) -> list[tuple[I64, F32]]:
+        rows = self._candidate_rows(expr, exclude)
+        return [self._search_rows(rows, v, None, metric, k) for v in vectors]
+
+    def _candidate_rows(self, expr: Expr | None, exclude: I64 | None) -> I64:
         rows = self.snap.matching_rows(expr)
         if exclude is not None and len(exclude):
             rows = np.setdiff1d(rows, exclude, assume_unique=True)
+        return rows
+
+    def _search_rows(
+        self, rows: I64, vector: F32 | None, sparse: SparseVector | None, metric: str, k: int
+    ) -> tuple[I64, F32]:
+        snap = self.snap
         if len(rows) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         if vector is not None and snap.vectors is not None and self._vector_type == "dense":
@@ -182,8 +213,15 @@ class SlabSource(Source):
     def id_at(self, row: int) -> str:
         return self.reader.ids[row]
 
+    def ids_at(self, rows: list[int]) -> list[str]:
+        ids = self.reader.ids
+        return [ids[row] for row in rows]
+
     def lsn_at(self, row: int) -> int:
         return int(self.reader.lsns[row])
+
+    def lsns_at(self, rows: I64) -> I64:
+        return self.reader.lsns[rows].astype(np.int64)
 
     def _allow(self, expr: Expr | None) -> BitMap | None:
         return None if expr is None else self.reader.filter_bitmap(expr)
@@ -217,6 +255,15 @@ class SlabSource(Source):
             k=k,
             allow=self._allow(expr),
             exclude_rows=exclude,
+        )
+
+    def search_batch(
+        self, vectors: F32, metric: str, k: int, expr: Expr | None, exclude: I64 | None = None
+    ) -> list[tuple[I64, F32]]:
+        if not self.may_match(expr):
+            return [(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))] * len(vectors)
+        return self.reader.search_batch(
+            queries=vectors, metric=metric, k=k, allow=self._allow(expr), exclude_rows=exclude
         )
 
     def row_map(self) -> dict[str, int]:

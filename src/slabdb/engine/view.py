@@ -10,12 +10,15 @@ its id.  When a source's top-k lost candidates that way, the view computes every
 that source a newer source supersedes (cached per pair of immutable slabs) and asks the
 source once more with those rows excluded, so the merged result is the exact top-k
 among current records.  Filters apply inside each source, never after: if ``k``
-records match, ``k`` come back.
+records match, ``k`` come back.  :meth:`NamespaceView.query_batch` asks each source
+once for a block of queries (one matrix product per exact slab, one faiss search per
+ANN slab) and merges per query.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 from collections.abc import Sequence
 from concurrent.futures import Executor
@@ -25,12 +28,13 @@ import numpy as np
 import numpy.typing as npt
 
 from slabdb.core.values import RecordVersion, SparseVector
-from slabdb.core.visibility import newest, newest_per_id, supersedes
+from slabdb.core.visibility import newest, newest_per_id
 from slabdb.engine.sources import SlabSource, Source
 from slabdb.filters import Expr
 from slabdb.query.scoring import higher_is_better
 
 F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
 
 
 class Hit:
@@ -91,41 +95,35 @@ class NamespaceView:
         )
 
     @staticmethod
-    def _superseded_rows(older: Source, newer: Source) -> npt.NDArray[np.int64]:
-        """Rows of ``older`` whose id ``newer`` holds at a higher LSN."""
+    def _superseded_rows(older: Source, newer: Source) -> I64:
+        """Rows of ``older`` whose id ``newer`` holds at a higher LSN (sorted)."""
         mine, theirs = older.row_map(), newer.row_map()
-        rows: list[int] = []
-        if len(theirs) <= len(mine):
-            for rid, their_row in theirs.items():
-                hit = mine.get(rid)
-                if hit is not None and supersedes(newer.lsn_at(their_row), older.lsn_at(hit)):
-                    rows.append(hit)
-        else:
-            for rid, row in mine.items():
-                other = theirs.get(rid)
-                if other is not None and supersedes(newer.lsn_at(other), older.lsn_at(row)):
-                    rows.append(row)
-        return np.asarray(rows, dtype=np.int64)
+        common = mine.keys() & theirs.keys()  # C-level, over the smaller of the two
+        if not common:
+            return np.empty(0, dtype=np.int64)
+        old_rows = np.fromiter((mine[rid] for rid in common), np.int64, len(common))
+        new_rows = np.fromiter((theirs[rid] for rid in common), np.int64, len(common))
+        newer_wins = newer.lsns_at(new_rows) > older.lsns_at(old_rows)  # visibility's rule
+        return np.sort(old_rows[newer_wins])
 
-    def shadowed(self, position: int) -> npt.NDArray[np.int64]:
+    def _pair_rows(self, older: Source, newer: Source) -> I64:
+        """:meth:`_superseded_rows`, cached per pair of (immutable) slabs."""
+        if not (isinstance(older, SlabSource) and isinstance(newer, SlabSource)):
+            return self._superseded_rows(older, newer)
+        key = (older.slab_id, newer.slab_id)
+        rows = self._pair_cache.get(key)
+        if rows is None:
+            rows = self._pair_cache[key] = self._superseded_rows(older, newer)
+        return rows
+
+    def shadowed(self, position: int) -> I64:
         """Rows of source ``position`` superseded by a newer source (sorted, unique)."""
         cached = self._shadows.get(position)
-        if cached is not None:
-            return cached
-        older = self.sources[position]
-        parts = []
-        for newer in self.sources[:position]:
-            if isinstance(older, SlabSource) and isinstance(newer, SlabSource):
-                key = (older.slab_id, newer.slab_id)
-                rows = self._pair_cache.get(key)
-                if rows is None:
-                    rows = self._pair_cache[key] = self._superseded_rows(older, newer)
-            else:
-                rows = self._superseded_rows(older, newer)
-            parts.append(rows)
-        out = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
-        self._shadows[position] = out
-        return out
+        if cached is None:
+            older = self.sources[position]
+            cached = _union([self._pair_rows(older, newer) for newer in self.sources[:position]])
+            self._shadows[position] = cached
+        return cached
 
     # --- point reads -------------------------------------------------------------------
     def current(self, record_id: str) -> RecordVersion | None:
@@ -136,13 +134,6 @@ class NamespaceView:
             return None
         version = best[0].version(best[1])
         return None if version.deleted else version
-
-    def _is_current(self, position: int, record_id: str, lsn: int) -> bool:
-        for src in self._newer[position]:
-            newer = src.lsn_of(record_id)
-            if newer is not None and supersedes(newer, lsn):
-                return False
-        return True
 
     # --- whole-namespace reads -----------------------------------------------------------
     @functools.cached_property
@@ -190,6 +181,10 @@ class NamespaceView:
         """The exact top-k current records matching ``expr``, best first."""
         if top_k <= 0 or not self._searched:
             return []
+        if len(self._searched) == 1:  # one non-empty source: nothing can shadow its rows
+            pos = self._searched[0]
+            rows, scores = self.sources[pos].search(vector, sparse, metric, top_k, expr)
+            return self._merge([(pos, rows, scores)], metric, top_k)
         request = _Search(vector, sparse, metric, top_k, expr)
         return self._merge(self._scatter(request, executor), metric, top_k)
 
@@ -202,68 +197,211 @@ class NamespaceView:
         """
         positions, heavy = self._searched, self._heavy
         if executor is None or len(heavy) < 2:
-            return [(p, self._gather(req, p)) for p in positions]
+            return [(p, *self._gather(req, p)) for p in positions]
         run = functools.partial(self._gather, req)
         futures = {p: executor.submit(run, p) for p in heavy[1:]}
         inline = {p: run(p) for p in positions if p not in futures}
-        return [(p, inline[p] if p in inline else futures[p].result()) for p in positions]
+        return [(p, *(inline[p] if p in inline else futures[p].result())) for p in positions]
+
+    def _current_rows(self, position: int, rows: I64) -> npt.NDArray[np.bool_]:
+        """Which of ``rows`` (of source ``position``) no newer non-empty source supersedes:
+        a membership test once the view knows the source's superseded rows
+        (:meth:`shadowed`), else the rows' ids looked up in each newer source's id map
+        (one pass per source, the LSNs compared as arrays)."""
+        known = self._shadows.get(position)
+        if known is not None:
+            return ~_members(rows, known)
+        keep = np.ones(len(rows), dtype=np.bool_)
+        if not len(rows):
+            return keep
+        src = self.sources[position]
+        ids = src.ids_at(rows.tolist())
+        lsns: I64 | None = None
+        for newer in self._newer[position]:
+            theirs = newer.row_map()
+            found = [theirs.get(rid, -1) for rid in ids]
+            if max(found) < 0:  # the usual case: no candidate has a newer version here
+                continue
+            at = np.asarray(found, dtype=np.int64)
+            held = at >= 0
+            lsns = src.lsns_at(rows) if lsns is None else lsns
+            newer_lsns = np.zeros(len(rows), dtype=np.int64)
+            newer_lsns[held] = newer.lsns_at(at[held])
+            keep &= ~(held & (newer_lsns > lsns))  # visibility's rule: the higher LSN wins
+        return keep
+
+    def _keep_current(self, pos: int, rows: I64, scores: F32, k: int) -> tuple[I64, F32, bool]:
+        """(current rows of a source's top ``k``, their scores, the source exhausted)."""
+        exhausted = len(rows) < k
+        if not self._newer[pos]:  # nothing newer can supersede a row of this source
+            return rows, scores, exhausted
+        keep = self._current_rows(pos, rows)
+        return rows[keep], scores[keep], exhausted
 
     def _search_source(
-        self, req: _Search, pos: int, k: int, exclude: npt.NDArray[np.int64] | None
-    ) -> tuple[list[tuple[float, int]], bool]:
-        """(current (score, row) candidates among the source's top ``k``, exhausted)."""
+        self, req: _Search, pos: int, k: int, exclude: I64 | None
+    ) -> tuple[I64, F32, bool]:
+        """(current rows among the source's top ``k``, their scores, exhausted)."""
         src = self.sources[pos]
         rows, scores = src.search(req.vector, req.sparse, req.metric, k, req.expr, exclude)
-        pairs = zip(scores.tolist(), rows.tolist(), strict=True)
-        if not self._newer[pos]:  # nothing newer can supersede a row of this source
-            return list(pairs), len(rows) < k
-        current = [(s, r) for s, r in pairs if self._is_current(pos, src.id_at(r), src.lsn_at(r))]
-        return current, len(rows) < k
+        return self._keep_current(pos, rows, scores, k)
 
-    def _gather(self, req: _Search, pos: int) -> list[tuple[float, int]]:
-        """The source's best ``top_k`` current candidates."""
+    def _gather(self, req: _Search, pos: int) -> tuple[I64, F32]:
+        """The source's best ``top_k`` current (rows, scores)."""
         # An earlier query on this view may already know the superseded rows.
-        current, exhausted = self._search_source(req, pos, req.top_k, self._shadows.get(pos))
-        if len(current) >= req.top_k or exhausted:
-            return current[: req.top_k]
-        # Some of this source's best rows are superseded: leave every superseded row out
-        # and search once more (doubling k only as a safety net).
+        rows, scores, exhausted = self._search_source(req, pos, req.top_k, self._shadows.get(pos))
+        if len(rows) >= req.top_k or exhausted:
+            return rows[: req.top_k], scores[: req.top_k]
+        return self._search_excluding_shadowed(req, pos)
+
+    def _search_excluding_shadowed(self, req: _Search, pos: int) -> tuple[I64, F32]:
+        """Some of this source's best rows are superseded: leave every superseded row out
+        and search once more (doubling k only as a safety net)."""
         exclude, k = self.shadowed(pos), req.top_k
         while True:
-            current, exhausted = self._search_source(req, pos, k, exclude)
-            if len(current) >= req.top_k or exhausted:
-                return current[: req.top_k]
+            rows, scores, exhausted = self._search_source(req, pos, k, exclude)
+            if len(rows) >= req.top_k or exhausted:
+                return rows[: req.top_k], scores[: req.top_k]
             k *= 2
 
     def _merge(self, per_source: list[_Candidates], metric: str, top_k: int) -> list[Hit]:
         """The best ``top_k`` candidates by score, ties by id, one per id.
 
-        Sorted by score alone first: ids are read only for the candidates walked (about
-        ``top_k``), and sorted only within a run of equal scores.
+        Sorted by score alone first (one stable argsort): ids are read only for the
+        candidates walked (about ``top_k``), and sorted only within a run of equal scores.
         """
-        sign = -1.0 if higher_is_better(metric) else 1.0
-        merged = [(sign * score, pos, row) for pos, hits in per_source for score, row in hits]
-        merged.sort(key=_sort_key)
+        if len(per_source) == 1:  # one source: already best first
+            pos, rows, scores = per_source[0]
+            row_list, score_list = rows.tolist(), scores.tolist()
+            src = self.sources[pos]
+            ids = src.ids_at(row_list)
+            if len(set(ids)) == len(ids) and all(a != b for a, b in itertools.pairwise(score_list)):
+                hits = zip(score_list, ids, row_list, strict=True)
+                return [Hit(score, rid, src, row) for score, rid, row in hits][:top_k]
+            positions = [pos] * len(rows)
+        else:
+            all_scores = np.concatenate([s for _p, _r, s in per_source])
+            keys = -all_scores if higher_is_better(metric) else all_scores
+            order = np.argsort(keys, kind="stable")
+            positions = np.repeat(
+                [p for p, _r, _s in per_source], [len(r) for _p, r, _s in per_source]
+            )[order].tolist()
+            row_list = np.concatenate([r for _p, r, _s in per_source])[order].tolist()
+            score_list = all_scores[order].tolist()
+        return self._walk(positions, row_list, score_list, top_k)
+
+    def _walk(
+        self, positions: list[int], rows: list[int], scores: list[float], top_k: int
+    ) -> list[Hit]:
+        """Hits from candidates sorted by score: runs of equal scores sorted by id, each
+        id once, until ``top_k``."""
+        sources = self.sources
         out: list[Hit] = []
         seen: set[str] = set()
-        start = 0
-        while start < len(merged) and len(out) < top_k:
+        start, n = 0, len(rows)
+        while start < n and len(out) < top_k:
             end = start + 1
-            while end < len(merged) and merged[end][0] == merged[start][0]:
+            while end < n and scores[end] == scores[start]:
                 end += 1
-            tied = [(self.sources[pos].id_at(row), pos, row) for _, pos, row in merged[start:end]]
-            tied.sort(key=_sort_key)
+            if end - start == 1:  # no tie: no list to sort
+                pos, row = positions[start], rows[start]
+                tied = [(sources[pos].id_at(row), pos, row)]
+            else:
+                tied = [
+                    (sources[positions[t]].id_at(rows[t]), positions[t], rows[t])
+                    for t in range(start, end)
+                ]
+                tied.sort(key=_sort_key)
             for rid, pos, row in tied:
                 if rid not in seen and len(out) < top_k:
                     seen.add(rid)
-                    out.append(Hit(sign * merged[start][0], rid, self.sources[pos], row))
+                    out.append(Hit(scores[start], rid, sources[pos], row))
             start = end
         return out
 
+    # --- many queries at once ------------------------------------------------------------
+    def query_batch(
+        self,
+        *,
+        vectors: F32,
+        metric: str,
+        top_k: int,
+        expr: Expr | None,
+        executor: Executor | None = None,
+    ) -> list[list[Hit]]:
+        """:meth:`query` of every row of ``vectors`` (an (n, d) float32 matrix), each
+        source searched once per block of :data:`BATCH_BLOCK_QUERIES` queries (one
+        matrix product, one faiss call); blocks run on ``executor`` when given (the
+        query pool: its size is the batch's thread budget)."""
+        n = len(vectors)
+        if top_k <= 0 or not self._searched or n == 0:
+            return [[] for _ in range(n)]
+        run = functools.partial(self._query_block, metric=metric, top_k=top_k, expr=expr)
+        blocks = [vectors[i : i + BATCH_BLOCK_QUERIES] for i in range(0, n, BATCH_BLOCK_QUERIES)]
+        if executor is None:
+            return [hits for block in blocks for hits in run(block)]
+        futures = [executor.submit(run, block) for block in blocks]
+        return [hits for future in futures for hits in future.result()]
 
-_Candidates = tuple[int, list[tuple[float, int]]]
-"""A source's position in the view and its (score, row) candidates."""
+    def _query_block(
+        self, vectors: F32, *, metric: str, top_k: int, expr: Expr | None
+    ) -> list[list[Hit]]:
+        per_query: list[list[_Candidates]] = [[] for _ in range(len(vectors))]
+        for pos in self._searched:
+            for i, (rows, scores) in enumerate(
+                self._gather_batch(vectors, metric, top_k, expr, pos)
+            ):
+                per_query[i].append((pos, rows, scores))
+        return [self._merge(c, metric, top_k) for c in per_query]
+
+    def _gather_batch(
+        self, vectors: F32, metric: str, top_k: int, expr: Expr | None, pos: int
+    ) -> list[tuple[I64, F32]]:
+        """:meth:`_gather` of every query: one batch search of the source, and one more
+        (superseded rows left out) for the queries whose best rows were superseded."""
+        out = self._search_source_batch(vectors, metric, top_k, expr, pos, self._shadows.get(pos))
+        short = [
+            i for i, (rows, _s, exhausted) in enumerate(out) if len(rows) < top_k and not exhausted
+        ]
+        if short:
+            again = self._search_source_batch(
+                vectors[short], metric, top_k, expr, pos, self.shadowed(pos)
+            )
+            for i, found in zip(short, again, strict=True):
+                out[i] = found
+                if len(found[0]) < top_k and not found[2]:  # rare: widen query by query
+                    req = _Search(vectors[i], None, metric, top_k, expr)
+                    out[i] = (*self._search_excluding_shadowed(req, pos), True)
+        return [(rows[:top_k], scores[:top_k]) for rows, scores, _e in out]
+
+    def _search_source_batch(
+        self, vectors: F32, metric: str, k: int, expr: Expr | None, pos: int, exclude: I64 | None
+    ) -> list[tuple[I64, F32, bool]]:
+        """:meth:`_search_source` of every query, from one search of the source."""
+        found = self.sources[pos].search_batch(vectors, metric, k, expr, exclude)
+        return [self._keep_current(pos, rows, scores, k) for rows, scores in found]
+
+
+_Candidates = tuple[int, I64, F32]
+"""A source's position in the view and its candidate rows and scores, best first."""
+BATCH_BLOCK_QUERIES = 64
+"""Queries of a batch searched together (one matrix product or faiss call per source);
+the blocks of a larger batch share the query pool."""
 _sort_key = operator.itemgetter(0)
+
+
+def _members(rows: I64, sorted_rows: I64) -> npt.NDArray[np.bool_]:
+    """Which of ``rows`` are in ``sorted_rows`` (sorted, unique)."""
+    if not len(sorted_rows):
+        return np.zeros(len(rows), dtype=np.bool_)
+    at = np.minimum(np.searchsorted(sorted_rows, rows), len(sorted_rows) - 1)
+    return sorted_rows[at] == rows
+
+
+def _union(parts: list[I64]) -> I64:
+    if len(parts) == 1:
+        return parts[0]
+    return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,31 @@ def dense_scores(matrix: F32, norms: F32, query: F32, metric: str) -> F32:
     if metric == "cosine":
         qn = float(np.linalg.norm(query))
         denom = norms * qn
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.where(denom > 0, dots / denom, 0.0)
+        out = np.zeros(dots.shape, dtype=np.result_type(dots, denom))
+        np.divide(dots, denom, out=out, where=denom > 0)  # 0 where a norm is 0
         return out.astype(np.float32, copy=False)
     if metric == "euclidean":
         qq = float(query @ query)
         out = norms * norms - 2.0 * dots + qq
+        return np.maximum(out, 0.0).astype(np.float32, copy=False)
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def dense_scores_batch(matrix: F32, norms: F32, queries: F32, metric: str) -> F32:
+    """:func:`dense_scores` of each row of ``queries`` (nq, d), as an (nq, n) matrix from
+    one matrix product (equal to the one-query scores up to float32 rounding: BLAS sums
+    a matrix product in another order than a matrix-vector one)."""
+    dots = queries @ matrix.T
+    if metric == "dotproduct":
+        return dots.astype(np.float32, copy=False)
+    qq = np.einsum("ij,ij->i", queries, queries, dtype=np.float32)
+    if metric == "cosine":
+        denom = np.sqrt(qq)[:, None] * norms[None, :]
+        out = np.zeros_like(dots)
+        np.divide(dots, denom, out=out, where=denom > 0)
+        return out.astype(np.float32, copy=False)
+    if metric == "euclidean":
+        out = (norms * norms)[None, :] - 2.0 * dots + qq[:, None]
         return np.maximum(out, 0.0).astype(np.float32, copy=False)
     raise ValueError(f"unknown metric {metric!r}")
 

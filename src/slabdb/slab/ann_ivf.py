@@ -81,7 +81,8 @@ def scanned_codes(nprobe: int, rows: int, nlist: int) -> float:
 def search(
     index: Any, query: npt.NDArray[np.float32], want: int, nprobe: int, selector: Any
 ) -> npt.NDArray[np.int64]:
-    """Row labels (-1 padded) of the ``want`` best codes for a (1, dim) ``query``."""
+    """Row labels (-1 padded) of the ``want`` best codes for each row of an (nq, dim)
+    ``query``: an (nq, want) array."""
     params = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)  # type: ignore[call-arg]
     _dist, labels = index.search(query, want, params=params)
-    return np.asarray(labels[0], dtype=np.int64)
+    return np.asarray(labels, dtype=np.int64)

@@ -8,6 +8,7 @@ candidate rows for the exact re-rank.  The tuned ``efSearch`` widens with k and 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import faiss
@@ -37,6 +38,7 @@ class AnnIndex:
     def __init__(self, params: AnnParams, index: Any) -> None:
         self.params = params
         self._index = index
+        self._unfiltered_params: dict[int, Any] = {}
 
     @classmethod
     def load(
@@ -64,20 +66,28 @@ class AnnIndex:
         than the widened ANN search plus its re-rank), or the index found fewer than
         ``min(k, len(candidates))`` of them.
         """
+        return self.propose_batch(query.reshape(1, -1), k, candidates, n_rows, live_rows)[0]
+
+    def propose_batch(
+        self, queries: F32, k: int, candidates: AbstractBitMap, n_rows: int, live_rows: int
+    ) -> list[I64 | None]:
+        """:meth:`propose` for each row of ``queries`` (nq, dim), from one index search
+        (faiss spreads the queries over the calling thread's OpenMP threads)."""
         m = len(candidates)
         selectivity = m / self.params.rows if self.params.rows else 0.0
         if selectivity < self.params.exact_filter_fraction:
-            return None
+            return [None] * len(queries)
         exact_cost = min(GATHERED_ROW_COST * m, n_rows)  # in whole-scan rows
         if exact_cost < self._search_cost(k, selectivity):
-            return None
+            return [None] * len(queries)
         bits = None
         if m < live_rows:  # a filter or excluded rows: the index's ID selector
             mask = np.zeros(n_rows + (-n_rows % 8), dtype=np.bool_)
             mask[np.frombuffer(candidates.to_array(), dtype=np.uint32)] = True
             bits = np.packbits(mask, bitorder="little")
-        rows = self.candidates(query, k, bits, selectivity)
-        return rows if len(rows) >= min(k, m) else None
+        need = min(k, m)
+        found = self.candidates_batch(queries, k, bits, selectivity)
+        return [rows if len(rows) >= need else None for rows in found]
 
     @property
     def is_ivf(self) -> bool:
@@ -103,20 +113,40 @@ class AnnIndex:
         widens with 1/selectivity (:func:`ef_for`, :func:`~slabdb.slab.ann_ivf.nprobe_for`)
         so enough of them are reached.
         """
+        return self.candidates_batch(query.reshape(1, -1), k, allowed_bits, selectivity)[0]
+
+    def candidates_batch(
+        self,
+        queries: F32,
+        k: int,
+        allowed_bits: npt.NDArray[np.uint8] | None,
+        selectivity: float,
+    ) -> list[I64]:
+        """:meth:`candidates` of each row of ``queries`` (nq, dim), one index search."""
         selector = None
         if allowed_bits is not None:
             selector = faiss.IDSelectorBitmap(len(allowed_bits) * 8, faiss.swig_ptr(allowed_bits))
-        q = to_index_space(query.reshape(1, -1), self.params.metric)
+        q = to_index_space(queries, self.params.metric)
         if self.is_ivf:
             nprobe = ivf.nprobe_for(self.params.ef_search, k, selectivity, self.params.nlist)
             depth = ivf.rerank_count(k, self.params.rerank)
-            rows = ivf.search(self._index, q, depth, nprobe, selector)
+            labels = ivf.search(self._index, q, depth, nprobe, selector)
         else:
             want = candidate_count(k)
-            ef = ef_for(self.params.ef_search, want, selectivity)
-            params = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)  # type: ignore[attr-defined]
-            rows = self._index.search(q, want, params=params)[1][0]
-        return np.sort(rows[rows >= 0]).astype(np.int64)
+            params = self._hnsw_params(ef_for(self.params.ef_search, want, selectivity), selector)
+            labels = self._index.search(q, want, params=params)[1]
+        return [np.sort(rows[rows >= 0]).astype(np.int64, copy=False) for rows in labels]
+
+    def _hnsw_params(self, ef: int, selector: Any) -> Any:
+        """Search parameters; those without a selector are made once per ``ef`` (faiss
+        only reads them, so threads share them)."""
+        if selector is not None:
+            return faiss.SearchParametersHNSW(efSearch=ef, sel=selector)  # type: ignore[attr-defined]
+        params = self._unfiltered_params.get(ef)
+        if params is None:
+            params = faiss.SearchParametersHNSW(efSearch=ef)  # type: ignore[attr-defined]
+            self._unfiltered_params[ef] = params
+        return params
 
 
 def ef_for(tuned: int, k: int, selectivity: float) -> int:
@@ -125,7 +155,7 @@ def ef_for(tuned: int, k: int, selectivity: float) -> int:
     Measured at 100k MiniLM rows (docs/design/ann.md): a 10 % selector needs ~3x the
     unfiltered beam for the same recall, a 50 % one ~1.4x.
     """
-    scale = max(1.0, k / TUNING_K) / np.sqrt(max(selectivity, 1e-6))
+    scale = max(1.0, k / TUNING_K) / math.sqrt(max(selectivity, 1e-6))
     return int(min(max(tuned * scale, k), max(MAX_EF_SEARCH, k)))
 
 

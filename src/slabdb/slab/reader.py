@@ -35,7 +35,7 @@ from slabdb.slab.backing import SlabBacking, WholeBacking
 from slabdb.slab.backing_mapped import MappedBacking
 from slabdb.slab.backing_ranged import RangedBacking
 from slabdb.slab.format import SlabStats, decode_slab
-from slabdb.slab.search import search_slab
+from slabdb.slab.search import search_slab, search_slab_batch
 from slabdb.slab.sparse import Postings, SparseRows
 from slabdb.storage.base import ObjectStore
 from slabdb.storage.cache import ByteCache
@@ -340,6 +340,21 @@ class SlabReader:
             k=k,
             allow=allow,
             exclude_rows=exclude_rows,
+        )
+
+    def search_batch(
+        self,
+        *,
+        queries: npt.ArrayLike,
+        metric: str,
+        k: int,
+        allow: AbstractBitMap | None = None,
+        exclude_rows: npt.ArrayLike | AbstractBitMap | None = None,
+    ) -> list[tuple[I64, F32]]:
+        """:meth:`search` of each dense query row of ``queries`` (nq, dim), in one pass
+        (:func:`~slabdb.slab.search.search_slab_batch`)."""
+        return search_slab_batch(
+            self, queries=queries, metric=metric, k=k, allow=allow, exclude_rows=exclude_rows
         )
 
     # --- decoding helpers -------------------------------------------------------------

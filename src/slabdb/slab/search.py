@@ -26,7 +26,7 @@ from pyroaring import AbstractBitMap
 from slabdb.core.errors import DimensionMismatchError
 from slabdb.core.values import METRICS, SparseVector
 from slabdb.filters.metadata_index import bitmap_from_rows
-from slabdb.query.scoring import dense_scores, top_k_rows
+from slabdb.query.scoring import dense_scores, dense_scores_batch, top_k_rows
 
 if TYPE_CHECKING:
     from slabdb.slab.reader import SlabReader
@@ -36,6 +36,9 @@ F32 = npt.NDArray[np.float32]
 
 PREFILTER_FRACTION = 0.10
 """Below this fraction of allowed rows, search gathers and scores only those rows."""
+
+SCORE_BLOCK_FLOATS = 1 << 24
+"""Scores (float32) one matrix product of a batch computes at most (64 MiB)."""
 
 _NO_RESULTS_ROWS = np.empty(0, dtype=np.int64)
 _NO_RESULTS_SCORES = np.empty(0, dtype=np.float32)
@@ -76,6 +79,42 @@ def search_slab(
     return rows[top], scores[top]
 
 
+def search_slab_batch(
+    slab: SlabReader,
+    *,
+    queries: npt.ArrayLike,
+    metric: str,
+    k: int,
+    allow: AbstractBitMap | None = None,
+    exclude_rows: npt.ArrayLike | AbstractBitMap | None = None,
+) -> list[tuple[I64, F32]]:
+    """:func:`search_slab` of each dense query row of ``queries`` (nq, dim): the candidate
+    rows worked out once, one faiss search for all the queries the graph answers (each
+    re-ranked exactly, as one query is), one matrix product for the exact ones."""
+    qs = _query_matrix(slab, queries, metric)
+    nothing = [(_NO_RESULTS_ROWS, _NO_RESULTS_SCORES)] * len(qs)
+    if k <= 0 or slab.n == 0 or len(qs) == 0:
+        return nothing
+    candidates = _candidates(slab, allow, exclude_rows)
+    if len(candidates) == 0:
+        return nothing
+    out: list[tuple[I64, F32] | None] = [None] * len(qs)
+    if metric == slab.metric and slab.has_ann:
+        ann = slab.ann_index()
+        assert ann is not None
+        proposed = ann.propose_batch(qs, k, candidates, slab.n, slab.live_count)
+        for i, rows in enumerate(proposed):
+            if rows is not None:
+                out[i] = _rerank(slab, qs[i], metric, k, rows)
+    exact = [i for i, found in enumerate(out) if found is None]
+    if exact:
+        for i, found in zip(
+            exact, _exact_batch(slab, qs[exact], metric, k, candidates), strict=True
+        ):
+            out[i] = found
+    return [found for found in out if found is not None]
+
+
 def _ann_search(
     slab: SlabReader, query: F32, metric: str, k: int, candidates: AbstractBitMap
 ) -> tuple[I64, F32] | None:
@@ -83,11 +122,43 @@ def _ann_search(
     ann = slab.ann_index()
     assert ann is not None
     rows = ann.propose(query, k, candidates, slab.n, slab.live_count)
-    if rows is None:
-        return None
+    return None if rows is None else _rerank(slab, query, metric, k, rows)
+
+
+def _rerank(slab: SlabReader, query: F32, metric: str, k: int, rows: I64) -> tuple[I64, F32]:
+    """The best ``k`` of ``rows`` by their exact scores."""
     scores = _scores(slab, query, None, metric, rows)
     top = top_k_rows(scores, k, metric)
     return rows[top], scores[top]
+
+
+def _exact_batch(
+    slab: SlabReader, qs: F32, metric: str, k: int, candidates: AbstractBitMap
+) -> list[tuple[I64, F32]]:
+    """Exact top-``k`` of each query: the candidates' scores for a block of queries at a
+    time from one matrix product (the pre-filtered rows gathered once for all)."""
+    m = len(candidates)
+    rows = None if m == slab.n else np.frombuffer(candidates.to_array(), np.uint32).astype(np.int64)
+    norms = slab.norms
+    assert norms is not None
+    scan = rows is None or m >= PREFILTER_FRACTION * slab.n
+    if not scan:
+        assert rows is not None
+        matrix, norms, picked = slab.vector_rows(rows), norms[rows], None
+    else:
+        whole = slab.vectors
+        assert whole is not None
+        matrix, picked = whole, rows
+    out: list[tuple[I64, F32]] = []
+    step = max(1, SCORE_BLOCK_FLOATS // len(matrix))
+    for start in range(0, len(qs), step):
+        block = dense_scores_batch(matrix, norms, qs[start : start + step], metric)
+        if scan:
+            slab.scanned_vectors()
+        for scores in block if picked is None else block[:, picked]:
+            top = top_k_rows(scores, k, metric)
+            out.append((top if rows is None else rows[top], scores[top]))
+    return out
 
 
 def _query_vector(
@@ -109,6 +180,19 @@ def _query_vector(
             f"query vector has dimension {len(query)}, the slab has {slab.dim}"
         )
     return query
+
+
+def _query_matrix(slab: SlabReader, queries: npt.ArrayLike, metric: str) -> F32:
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
+    if slab.vector_type != "dense":
+        raise ValueError("a sparse slab cannot be searched with a dense vector")
+    qs = np.ascontiguousarray(queries, dtype=np.float32)
+    if qs.ndim != 2 or qs.shape[1] != slab.dim:
+        raise DimensionMismatchError(
+            f"query vectors have shape {qs.shape}, the slab has dimension {slab.dim}"
+        )
+    return qs
 
 
 def _candidates(

@@ -116,3 +116,21 @@ def test_a_damaged_ivf_index_is_corruption_on_first_use() -> None:
     data[info.offset + 10] ^= 0xFF
     with pytest.raises(CorruptionError, match="ann_index"):
         SlabReader.from_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("where", [None, {"p50": True}])
+def test_a_batch_search_answers_each_query_as_one_search_does(
+    slab: tuple[str, SlabReader], where: dict[str, object] | None
+) -> None:
+    metric, reader = slab
+    allow = None if where is None else reader.filter_bitmap(parse_filter(where))
+    exclude = np.arange(0, N, 7)  # superseded rows, as the view leaves them out
+    batch = reader.search_batch(
+        queries=QUERIES, metric=metric, k=K, allow=allow, exclude_rows=exclude
+    )
+    for q, (rows, scores) in zip(QUERIES, batch, strict=True):
+        one_rows, one_scores = reader.search(
+            vector=q, sparse=None, metric=metric, k=K, allow=allow, exclude_rows=exclude
+        )
+        assert rows.tolist() == one_rows.tolist() and not set(rows.tolist()) & set(exclude)
+        assert np.array_equal(scores, one_scores)  # the same re-rank, query by query
