@@ -168,3 +168,24 @@ def test_whole_slab_scans_count_the_section_size_not_64_kib_a_row(
     for _ in range(20):
         reader.search(vector=QUERY, sparse=None, metric="cosine", k=K)
     assert released == []
+
+
+def test_a_section_within_the_budget_stays_mapped_and_a_larger_scanned_one_is_unmapped(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-ranking random rows of a small slab never unmaps it (unmapping only made the
+    next queries fault the pages back); full scans of a section over the budget do."""
+    from slabdb.slab import backing_mapped
+
+    local = open_store(str(tmp_path))
+    local.put(KEY, SLAB_EXACT)
+    reader = SlabReader.from_store(local, KEY, 0, ByteCache(CacheConfig(disk_bytes=0)))
+    released: list[str] = []
+    monkeypatch.setattr(MappedBacking, "release", lambda self, name: released.append(name))
+    rows = np.arange(reader.n, dtype=np.int64)
+    for _ in range(10_000 // reader.n + 5):  # far over 256 MiB at 64 KiB a row
+        reader.vector_rows(rows)
+    assert released == []
+    monkeypatch.setattr(backing_mapped, "MAPPED_VECTOR_BYTES", 1)  # now "large"
+    reader.scanned_vectors()
+    assert released == ["vectors"]
