@@ -2,7 +2,8 @@
 
 Files are written with pyarrow in Pinecone's layout; the import runs as the CLI in a
 child process on a local store; the parent watches ``describe_import`` and kills the
-child once some chunks are durable but not all.
+child once some chunks are durable but not all.  Chunks of 700 rows span the 2,000-row
+files, so the resume carries on inside a run of chunks that cross file boundaries.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ SLABDB = [sys.executable, "-m", "slabdb.cli"]
 
 
 def _cli(*args: str) -> list[str]:
-    return [*SLABDB, "import", *args, "--lease-seconds", "2", "--rows-per-slab", "500"]
+    return [*SLABDB, "import", *args, "--lease-seconds", "2", "--rows-per-slab", "700"]
 
 
 def test_import_killed_and_resumed(tmp_path: Path) -> None:
@@ -68,6 +69,9 @@ def test_import_killed_and_resumed(tmp_path: Path) -> None:
             child.kill()
     killed = index.describe_import("1")
     assert killed.status == "InProgress" and 0 < killed.percent_complete < 100, killed
+    planned = index.bulk_imports().target.records.load("1")[0].plan
+    docs_plan = next(p for p in planned if p.namespace == "docs")
+    assert any(len({part.key for part in c.parts}) > 1 for c in docs_plan.chunks)
     # Namespaces publish atomically: __default__ (first, one chunk) is in, docs is not.
     counts = {k: v.vector_count for k, v in index.describe_index_stats().namespaces.items()}
     assert counts.get("docs", 0) == 0 and counts["__default__"] == 500, counts
@@ -105,4 +109,8 @@ def test_import_killed_and_resumed(tmp_path: Path) -> None:
                 "__default__" if ns.prefix.split("/")[2] == "d" else "docs"
             ].vector_count
         ), "an orphaned chunk slab was published"
+    docs_ns = next(ns for ns in db.open_namespaces() if ns.prefix.split("/")[2] == "n-docs")
+    assert [s.count for s in docs_ns.manifest.slabs] == [c.rows for c in docs_plan.chunks], (
+        "the resumed import cut other chunks than planned"
+    )
     db.close(flush=False)

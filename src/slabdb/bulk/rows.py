@@ -5,8 +5,9 @@ Columns, as Pinecone documents them: ``id`` (string, required), ``values`` (list
 float, required for dense indexes), ``sparse_values`` (struct of ``indices`` list of
 uint32 and ``values`` list of float; required for sparse indexes), ``metadata`` (a JSON
 object as a string, optional).  Other columns are ignored.  A row that breaks a rule is
-*failed*: counted, and (with ``error_mode="abort"``) the end of the import.  An id
-repeated inside one chunk keeps its last row.
+*failed*: counted, and (with ``error_mode="abort"``) the end of the import.  A chunk
+may span files (its parts, in file order): an id repeated inside it keeps its last row,
+so a later file's row wins over an earlier file's, and within a file the later row.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from slabdb.bulk.plan import Chunk
+from slabdb.bulk.plan import Chunk, ChunkPart
 from slabdb.bulk.source import RangeFile
 from slabdb.core import limits
 from slabdb.core.errors import InvalidMetadataError
@@ -61,31 +62,97 @@ class _Refusals:
             self.messages.append(f"{self.where} row {rows[0]}: {why}")
 
 
-def read_chunk(store: ObjectStore, chunk: Chunk, spec: IndexSpec) -> ChunkRows:
-    """Read and check ``chunk``; raises pyarrow/OS errors if the file cannot be read."""
-    pf = pq.ParquetFile(RangeFile(store, chunk.key))
+class UnreadableFile(Exception):
+    """A part's file could not be read (pyarrow or OS error)."""
+
+    def __init__(self, key: str, cause: Exception) -> None:
+        super().__init__(f"cannot read {key}: {cause}")
+
+
+@dataclass
+class _PartRows:
+    """One part's rows, checked, before ids repeated across the chunk are dropped (its
+    dense values go straight into the chunk's matrix, :class:`_Matrix`)."""
+
+    ids: list[Any]
+    sparse: list[SparseVector | None]
+    metadata: list[dict[str, Any] | None]
+    refusals: _Refusals
+
+
+class _Matrix:
+    """A chunk's dense values, filled part by part into one array sized from the plan
+    (one copy of the chunk's vectors, not one per part plus their concatenation)."""
+
+    def __init__(self, rows: int, dim: int) -> None:
+        self.values = np.empty((rows, dim), dtype=np.float32)
+        self.filled = 0
+
+    def add(self, block: F32) -> None:
+        end = self.filled + len(block)
+        if end > len(self.values):  # the file has more rows than its footer had at start
+            self.values = np.concatenate([self.values[: self.filled], block])
+        else:
+            self.values[self.filled : end] = block
+        self.filled = end
+
+    def kept(self, keep: npt.NDArray[np.int64]) -> F32:
+        """The rows ``keep`` (in order), without a copy when every row is kept."""
+        filled = self.values[: self.filled]
+        return filled if len(keep) == self.filled else filled[keep]
+
+
+def read_chunk(
+    store: ObjectStore, chunk: Chunk, spec: IndexSpec, skip_unreadable: bool = False
+) -> ChunkRows:
+    """Read and check ``chunk``'s parts in order; a file that cannot be read raises
+    :class:`UnreadableFile`, or with ``skip_unreadable`` fails all of its part's rows."""
+    dense = spec.vector_type == "dense"
+    matrix = _Matrix(chunk.rows if dense else 0, spec.dimension or 0)
+    parts: list[_PartRows] = []
+    failed, errors = 0, []
+    for part in chunk.parts:
+        try:
+            parts.append(_read_part(store, part, spec, matrix if dense else None))
+        except (pa.ArrowException, OSError) as exc:
+            if not skip_unreadable:
+                raise UnreadableFile(part.key, exc) from exc
+            failed += part.rows
+            errors.append(f"cannot read {part.key}: {exc}")
+    ids = [rid for p in parts for rid in p.ids]
+    ok = np.concatenate([p.refusals.ok for p in parts] or [np.zeros(0, dtype=np.bool_)])
+    keep = _last_per_id(ids, ok)
+    sparse = [s for p in parts for s in p.sparse]
+    metadata = [m for p in parts for m in p.metadata]
+    return ChunkRows(
+        ids=[ids[i] for i in keep],
+        vectors=matrix.kept(keep) if dense else None,
+        sparse=[sparse[i] for i in keep],
+        metadata=[metadata[i] for i in keep],
+        failed=failed + int(len(ok) - ok.sum()),
+        errors=(errors + [m for p in parts for m in p.refusals.messages])[:5],
+    )
+
+
+def _read_part(
+    store: ObjectStore, part: ChunkPart, spec: IndexSpec, matrix: _Matrix | None
+) -> _PartRows:
+    pf = pq.ParquetFile(RangeFile(store, part.key))
     present = [c for c in COLUMNS if c in pf.schema_arrow.names]
-    table = pf.read_row_groups(list(chunk.row_groups), columns=present)
+    table = pf.read_row_groups(list(part.row_groups), columns=present)
     n = table.num_rows
-    refusals = _Refusals(n, chunk.key)
+    refusals = _Refusals(n, part.key)
     if "id" not in present:
         refusals.refuse(list(range(n)), "the file has no 'id' column")
         ids: list[Any] = [None] * n
     else:
         ids = table.column("id").to_pylist()
         _check_ids(ids, refusals)
-    vectors = _dense(table, spec, refusals) if spec.vector_type == "dense" else None
     sparse = _sparse(table, spec, refusals)
     metadata = _metadata(table, refusals)
-    keep = _last_per_id(ids, refusals.ok)
-    return ChunkRows(
-        ids=[ids[i] for i in keep],
-        vectors=None if vectors is None else vectors[keep],
-        sparse=[sparse[i] for i in keep],
-        metadata=[metadata[i] for i in keep],
-        failed=int(n - refusals.ok.sum()),
-        errors=refusals.messages,
-    )
+    if matrix is not None:  # last: the matrix only grows once the part is read
+        matrix.add(_dense(table, spec, refusals))
+    return _PartRows(ids, sparse, metadata, refusals)
 
 
 def _check_ids(ids: list[Any], refusals: _Refusals) -> None:

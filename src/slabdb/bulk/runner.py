@@ -17,12 +17,13 @@ Order of writes, and why a crash anywhere is safe to resume:
 
 LSNs: a chunk's records are newer than every write logged before its LSN and older than
 every write after it, like an upsert logged at that LSN (one LSN per chunk, so an id in
-two chunks has no tie: the later file wins).  Updates, filter operations and delete-all
-are resolved against the state at their LSN; one logged into a namespace while it is
-being imported would have been resolved without the import's records, so the publish
-refuses (the import fails for that namespace) if the log holds one after the first
-reserved LSN.  Plain upserts and deletes by id need no resolving and are ordered by LSN.
-As Pinecone requires, a target namespace must be empty when the import starts.
+two chunks has no tie: the later chunk wins; inside one chunk, which may span files, the
+later file's row wins, and within a file the later row).  Updates, filter operations and
+delete-all are resolved against the state at their LSN; one logged into a namespace
+while it is being imported would have been resolved without the import's records, so
+the publish refuses (the import fails for that namespace) if the log holds one after the
+first reserved LSN.  Plain upserts and deletes by id need no resolving and are ordered by
+LSN.  As Pinecone requires, a target namespace must be empty when the import starts.
 """
 
 from __future__ import annotations
@@ -30,14 +31,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pyarrow as pa
 
-from slabdb.bulk.plan import Chunk, NamespacePlan, plan_import, rows_per_slab
+from slabdb.bulk.plan import Chunk, NamespacePlan, SlabSize, plan_import
 from slabdb.bulk.progress import (
     CANCELLED,
     COMPLETED,
@@ -48,17 +47,18 @@ from slabdb.bulk.progress import (
     ImportRecords,
     NamespaceProgress,
 )
-from slabdb.bulk.rows import ChunkRows, read_chunk
+from slabdb.bulk.rows import ChunkRows, UnreadableFile, read_chunk
 from slabdb.bulk.source import list_source_files, open_source
+from slabdb.compaction.runner import SlabRows, slab_of_rows
+from slabdb.core.config import AnnConfig
 from slabdb.core.errors import ConflictError, SlabDBError
 from slabdb.core.ops import DeleteOp, UpsertOp
 from slabdb.core.values import IndexSpec
 from slabdb.engine.lease import LeaseKeeper, new_holder_id
 from slabdb.engine.namespace import Namespace
 from slabdb.lsm.manifest import ManifestRecord, SlabEntry
-from slabdb.slab import SlabBuilder
 from slabdb.storage import ObjectStore
-from slabdb.storage.keys import import_pending_key, slab_key
+from slabdb.storage.keys import import_pending_key
 from slabdb.wal import read_wal
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,16 @@ class ImportTarget:
     open_namespace: OpenNamespace
     source_options: dict[str, str] = field(default_factory=dict)
     rows_per_slab: int | None = None
-    """Rows per import slab (default: about 256 MB of dense values)."""
+    """Rows per import slab (default: :meth:`SlabSize.of`, from the dimension and ``ann``)."""
+    ann: AnnConfig | None = None
+    """The engine's ANN settings: with ANN on, slabs reach ``ivf_min_rows`` where memory
+    allows (None: sized by bytes only)."""
+
+    def slab_size(self) -> SlabSize:
+        if self.rows_per_slab:
+            return SlabSize.fixed(self.rows_per_slab, self.spec.dimension)
+        dense = self.spec.vector_type == "dense"
+        return SlabSize.of(self.spec.dimension, dense, self.ann)
 
 
 class ImportRunner:
@@ -143,8 +152,7 @@ class ImportRunner:
 
     def _plan(self, progress: ImportProgress, source: ObjectStore) -> None:
         files = list_source_files(source)
-        per_slab = self.target.rows_per_slab or rows_per_slab(self.target.spec.dimension)
-        plans, bad = plan_import(source, files, per_slab)
+        plans, bad = plan_import(source, files, self.target.slab_size())
         if bad and progress.error_mode == "abort":
             raise ImportFailure(f"cannot read {bad[0][0]}: {bad[0][1]}")
         for ns_plan in plans:
@@ -195,46 +203,34 @@ class ImportRunner:
         return True
 
     def _read(self, progress: ImportProgress, source: ObjectStore, chunk: Chunk) -> ChunkRows:
+        skip = progress.error_mode == "continue"
         try:
-            rows = read_chunk(source, chunk, self.target.spec)
-        except (pa.ArrowException, OSError) as exc:
-            if progress.error_mode == "abort":
-                raise ImportFailure(f"cannot read {chunk.key}: {exc}") from exc
-            return ChunkRows([], None, [], [], failed=chunk.rows, errors=[str(exc)])
+            rows = read_chunk(source, chunk, self.target.spec, skip_unreadable=skip)
+        except UnreadableFile as exc:
+            raise ImportFailure(str(exc)) from exc
         if rows.failed and progress.error_mode == "abort":
             raise ImportFailure(f"{rows.failed} invalid record(s): {rows.errors[0]}")
         return rows
 
     def _write_slab(self, ns: Namespace, rows: ChunkRows, lsn: int) -> SlabEntry | None:
-        if not rows.ids:
-            return None
-        level = ns.config.max_level
+        """Build the chunk's slab as compaction does (spooled to a temporary file, the
+        vectors used in place), so its bytes never sit in memory beside the vectors."""
         n = len(rows.ids)
-        data, stats = SlabBuilder.build(
+        slab_rows = SlabRows(
             ids=rows.ids,
             lsns=np.full(n, lsn, dtype=np.uint64),
             deleted=np.zeros(n, dtype=np.bool_),
             vectors=rows.vectors,
-            sparse=rows.sparse if any(s is not None for s in rows.sparse) else None,
             metadata=rows.metadata,
-            metric=self.target.spec.metric,
-            vector_type=self.target.spec.vector_type,
-            level=level,
-            ann=ns.config.ann,
+            sparse=rows.sparse,
         )
-        slab_id = uuid.uuid4().hex
-        entry = SlabEntry(
-            id=slab_id,
-            key=slab_key(ns.prefix, level, slab_id),
-            level=level,
-            count=stats.count,
-            live_count=stats.live_count,
-            min_lsn=stats.min_lsn,
-            max_lsn=stats.max_lsn,
-            size_bytes=len(data),
+        built = slab_of_rows(
+            ns.prefix, self.target.spec, ns.config.max_level, slab_rows, ns.config.ann
         )
-        ns.store.put_if_absent(entry.key, data)
-        return entry
+        if built is None:
+            return None
+        ns.store.put_if_absent(built.entry.key, built.data)
+        return built.entry
 
     def _publish(self, progress: ImportProgress, state: NamespaceProgress, ns: Namespace) -> None:
         checked = _LogCheck(ns, state.first_lsn)

@@ -29,7 +29,9 @@ def import_command(
         "abort", help="'abort' at the first invalid record, or 'continue' past invalid ones."
     ),
     resume: str = typer.Option("", help="Resume the import with this id instead of starting one."),
-    rows_per_slab: int = typer.Option(0, help="Rows per slab (0: about 256 MB of vectors)."),
+    rows_per_slab: int = typer.Option(
+        0, help="Rows per slab (0: 256 MB of vectors or the IVF threshold)."
+    ),
     quiet: bool = typer.Option(False, help="No progress bar."),
     lease_seconds: float = typer.Option(
         15.0, help="How long a crashed run's lease blocks --resume (seconds)."

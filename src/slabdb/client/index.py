@@ -309,6 +309,7 @@ class Index:
                 records=ImportRecords(self._ctx.handles._store, cfg.name, cfg.incarnation),
                 spec=IndexSpec(cfg.dimension, cfg.metric, cfg.vector_type),
                 open_namespace=lambda ns, create: self._ctx.namespace(ns, create=create),
+                ann=self._ctx.handles._config.ann,
             )
             self._imports = BulkImports(target)
         return self._imports

@@ -54,7 +54,7 @@ class SlabRows:
     sparse: list[SparseVector | None]
 
 
-def _encode(
+def slab_of_rows(
     prefix: str,
     spec: IndexSpec,
     level: int,
@@ -130,7 +130,7 @@ def build_slab(
         metadata=[v.metadata for v in versions],
         sparse=[v.sparse for v in versions],
     )
-    return _encode(prefix, spec, level, rows, ann)
+    return slab_of_rows(prefix, spec, level, rows, ann)
 
 
 def merge_slabs(
@@ -170,7 +170,7 @@ def merge_slabs(
     rows = SlabRows(
         ids=ids, lsns=lsns, deleted=deleted, vectors=vectors, metadata=metadata, sparse=sparse
     )
-    return _encode(prefix, spec, level, rows, ann)
+    return slab_of_rows(prefix, spec, level, rows, ann)
 
 
 def _winners(

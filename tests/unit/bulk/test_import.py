@@ -56,7 +56,9 @@ def test_every_record_lands_with_its_values_and_metadata(db, tmp_path: Path) -> 
     hits = index.query(top_k=3, vector=expected["books-1-7"][0].tolist(), namespace="books")
     assert hits.matches[0].id == "books-1-7"
     books = next(ns for ns in db.open_namespaces() if ns.prefix.split("/")[2] == "n-books")
-    assert len(books.manifest.slabs) == 6, "per file: 200 rows (two 100-row groups) + 50"
+    # Chunks span files (3 files of 100 + 100 + 50 rows, cut at >= 150), the short last
+    # one joining the one before: 200 | 50 + 100 | 100 + 50 | 100 + 100 + 50.
+    assert [s.count for s in books.manifest.slabs] == [200, 150, 150, 250]
     assert {s.level for s in books.manifest.slabs} == {books.config.max_level}
 
 
@@ -111,6 +113,56 @@ def test_an_id_in_two_files_keeps_the_later_file(db, tmp_path: Path) -> None:
     got = index.fetch(ids=["x"], namespace="ns").vectors["x"]
     assert np.array_equal(np.asarray(got.values, dtype=np.float32), b[0])
     assert index.describe_index_stats().namespaces["ns"].vector_count == 2
+
+
+def test_an_id_in_two_files_of_one_chunk_keeps_the_later_file_and_row(db, tmp_path: Path) -> None:
+    first, a, b = (vectors_for(["x"], DIM, seed)[0] for seed in (1, 2, 3))
+    write_file(tmp_path / "src" / "ns" / "0.parquet", ["x", "y"], [first, first], [{"f": 0}] * 2)
+    write_file(
+        tmp_path / "src" / "ns" / "1.parquet",
+        ["x", "x"],
+        [a, b],
+        [{"f": 1, "r": 0}, {"f": 1, "r": 1}],
+    )
+    index = db.Index("idx")
+    assert _run(index, str(tmp_path / "src"), rows_per_slab=1000).status == "Completed"
+    ns = db.open_namespaces()[0]
+    assert [s.count for s in ns.manifest.slabs] == [2], "both files in one chunk, x once"
+    got = index.fetch(ids=["x"], namespace="ns").vectors["x"]
+    assert np.array_equal(np.asarray(got.values, dtype=np.float32), b)
+    assert got.metadata == {"f": 1, "r": 1}
+
+
+def _chunk_with_a_file_broken_after_planning(db, tmp_path: Path, error_mode: str):
+    """Three 40-row files planned into one chunk; the middle one is overwritten with
+    bytes that are no Parquet once the plan is stored, so its read fails."""
+    for f in range(3):
+        ids = [f"f{f}-{i}" for i in range(40)]
+        write_file(tmp_path / "src" / "ns" / f"{f}.parquet", ids, vectors_for(ids, DIM, f))
+    index = db.Index("idx")
+    imports = index.bulk_imports()
+    imports.target.rows_per_slab = 1000
+
+    def break_middle(p) -> None:
+        if p.plan and p.rows_done == 0:
+            (tmp_path / "src" / "ns" / "1.parquet").write_bytes(b"not parquet" * 10)
+
+    started = imports.start(str(tmp_path / "src"), error_mode, False, break_middle)
+    return imports.describe(started.id), index
+
+
+def test_continue_skips_an_unreadable_file_inside_a_chunk(db, tmp_path: Path) -> None:
+    model, index = _chunk_with_a_file_broken_after_planning(db, tmp_path, "continue")
+    assert model.status == "Completed"
+    assert (model.records_imported, model.records_failed) == (80, 40)
+    got = index.fetch(ids=["f0-0", "f1-0", "f2-39"], namespace="ns").vectors
+    assert set(got) == {"f0-0", "f2-39"}
+
+
+def test_abort_fails_at_an_unreadable_file_inside_a_chunk(db, tmp_path: Path) -> None:
+    model, index = _chunk_with_a_file_broken_after_planning(db, tmp_path, "abort")
+    assert model.status == "Failed" and "cannot read ns/1.parquet" in (model.error or "")
+    assert index.describe_index_stats().total_vector_count == 0
 
 
 def test_namespace_that_holds_records_is_refused(db, tmp_path: Path) -> None:
