@@ -102,28 +102,10 @@ class SlabBuilder:
     """Turns columns of record versions into slab bytes (stateless)."""
 
     @classmethod
-    def build(
-        cls,
-        *,
-        ids: Sequence[str],
-        lsns: npt.ArrayLike,
-        deleted: npt.ArrayLike,
-        vectors: npt.NDArray[np.float32] | None,
-        sparse: Sequence[SparseVector | None] | None,
-        metadata: Sequence[Mapping[str, Any] | None],
-        metric: str,
-        vector_type: str,
-        level: int,
-        extra_sections: Mapping[str, bytes | npt.NDArray[Any]] | None = None,
-        ann: AnnConfig | None = None,
-        consume_vectors: bool = False,
-    ) -> tuple[bytes, SlabStats]:
-        """Encode one slab (:meth:`layout`); returns its bytes and its :class:`SlabStats`."""
-        return cls.layout(
-            ids=ids, lsns=lsns, deleted=deleted, vectors=vectors, sparse=sparse,
-            metadata=metadata, metric=metric, vector_type=vector_type, level=level,
-            extra_sections=extra_sections, ann=ann, consume_vectors=consume_vectors,
-        ).encode()  # fmt: skip
+    def build(cls, **columns: Any) -> tuple[bytes, SlabStats]:
+        """Encode one slab: :meth:`layout`'s keywords; returns its bytes and its
+        :class:`SlabStats`."""
+        return cls.layout(**columns).encode()
 
     @classmethod
     def layout(
