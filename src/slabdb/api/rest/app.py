@@ -48,20 +48,7 @@ def create_app(ctx: ServerContext, *, docs: bool = False) -> FastAPI:
     if docs:
         install_docs(app)
 
-    @app.get("/health", tags=["server"])
-    def health(check: str | None = None) -> Response:
-        """Liveness; ``?check=ready``: 503 while the object store or the control catalog
-        cannot be reached (api/readiness.py)."""
-        body: dict[str, object] = {"status": "ok", "version": slabdb.__version__}
-        if check is None:
-            return JSON(body)
-        if check != "ready":
-            raise InvalidArgumentError(f"check must be 'ready', not {check[:40]!r}")
-        state = ReadyState(True) if ctx.readiness is None else ctx.readiness.state()
-        if state.ready:
-            return JSON(body)
-        body.update(status="unavailable", unreachable=list(state.failing))
-        return JSON(body, status_code=503)
+    _install_health(app, ctx)
 
     @app.exception_handler(SlabDBError)
     async def on_slabdb_error(request: Request, exc: SlabDBError) -> Response:
@@ -96,3 +83,22 @@ def create_app(ctx: ServerContext, *, docs: bool = False) -> FastAPI:
     app.add_middleware(KeyGateMiddleware, auth=ctx.auth, docs=docs)  # before any body parsing
     app.add_middleware(RequestContextMiddleware, metrics=ctx.metrics, base_port=ctx.base_port)
     return app
+
+
+def _install_health(app: FastAPI, ctx: ServerContext) -> None:
+    """``/health`` (liveness) and ``/health?check=ready`` (readiness), open without a key."""
+
+    @app.get("/health", tags=["server"])
+    def health(check: str | None = None) -> Response:
+        """Liveness; ``?check=ready``: 503 while the object store or the control catalog
+        cannot be reached (api/readiness.py)."""
+        body: dict[str, object] = {"status": "ok", "version": slabdb.__version__}
+        if check is None:
+            return JSON(body)
+        if check != "ready":
+            raise InvalidArgumentError(f"check must be 'ready', not {check[:40]!r}")
+        state = ReadyState(True) if ctx.readiness is None else ctx.readiness.state()
+        if state.ready:
+            return JSON(body)
+        body.update(status="unavailable", unreachable=list(state.failing))
+        return JSON(body, status_code=503)
