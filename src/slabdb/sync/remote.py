@@ -110,6 +110,7 @@ class RemoteTarget(SyncTarget):
         namespace: str = "",
     ) -> None:
         from pinecone import Pinecone, ServerlessSpec
+        from pinecone.errors import PineconeError
 
         key = api_key or resolve_api_key(api_key_env)
         self.url = url
@@ -135,6 +136,9 @@ class RemoteTarget(SyncTarget):
             if not described.host:
                 raise InvalidArgumentError(f"index {index!r} at {url} has no host yet")
             self._index = self._pc.index(host=described.host)
+        except (PineconeError, OSError) as exc:  # one line for the CLI, not a traceback
+            self._pc.close()
+            raise remote_error(url, exc) from exc
         except BaseException:
             self._pc.close()
             raise

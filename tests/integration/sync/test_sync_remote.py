@@ -108,3 +108,19 @@ def test_missing_api_key_is_a_clear_error(
     monkeypatch.delenv(KEY_ENV, raising=False)
     with pytest.raises(Exception, match=KEY_ENV):
         RemoteTarget(server.url, "products", api_key_env=KEY_ENV)
+
+
+def test_an_unreachable_server_is_one_retryable_error_not_an_sdk_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from slabdb.core.errors import StorageError
+
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv(KEY_ENV, "any-key")
+    with pytest.raises(StorageError, match="unavailable") as caught:
+        RemoteTarget(f"http://127.0.0.1:{port}", "products", api_key_env=KEY_ENV)
+    assert "\n" not in caught.value.message
