@@ -28,20 +28,12 @@ from slabdb.control.catalog_db import ControlCatalog
 from slabdb.control.sql import CATALOG_RETRY
 from slabdb.core.errors import StorageError
 from slabdb.testing.cluster import Node
-from slabdb.testing.postgres import TEST_ROLE, PostgresServer, find_pg_bin, temporary_postgres
+from slabdb.testing.postgres import TEST_ROLE, PostgresServer
 from slabdb.testing.s3 import MotoS3Server
 
 SPEC = ServerlessSpec(cloud="aws", region="us-east-1")
 PASSWORD = "pw-never-logged-7f3a"
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    if find_pg_bin() is None:
-        pytest.skip("PostgreSQL binaries missing (apt-get install postgresql)")
-    with temporary_postgres() as server:
-        yield server
 
 
 def new_database(pg: PostgresServer, name: str) -> str:

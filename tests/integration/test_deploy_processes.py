@@ -41,7 +41,7 @@ from slabdb.testing.compose import (
     load_services,
     localhost_resolver,
 )
-from slabdb.testing.postgres import PostgresServer, find_pg_bin, temporary_postgres
+from slabdb.testing.postgres import PostgresServer
 from slabdb.testing.s3 import MotoS3Server
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
@@ -65,12 +65,9 @@ T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    if find_pg_bin() is None:
-        pytest.skip("PostgreSQL binaries missing (apt-get install postgresql)")
-    with temporary_postgres() as server:
-        server.psql("CREATE DATABASE slabdb OWNER slabdb")  # compose: POSTGRES_DB
-        yield server
+def compose_pg(pg_server: PostgresServer) -> PostgresServer:
+    pg_server.psql("CREATE DATABASE slabdb OWNER slabdb")  # compose: POSTGRES_DB
+    return pg_server
 
 
 def laptop_map(pg: PostgresServer, s3: MotoS3Server, proxy_port: int, tmp: Path) -> LaptopMap:
@@ -160,10 +157,10 @@ def stack_services(variables: dict[str, str]) -> dict[str, ComposeService]:
 
 @pytest.fixture(scope="module")
 def stack(
-    pg_server: PostgresServer, s3_server: MotoS3Server, tmp_path_factory: pytest.TempPathFactory
+    compose_pg: PostgresServer, s3_server: MotoS3Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     cwd = tmp_path_factory.mktemp("deploy")
-    laptop = laptop_map(pg_server, s3_server, free_port(), cwd)
+    laptop = laptop_map(compose_pg, s3_server, free_port(), cwd)
     proxy_port = int(laptop.options[NODES[0]]["--advertise-port"])
     balancer = TcpBalancer([int(laptop.options[n]["--port"]) for n in NODES], proxy_port)
     stack = Stack(laptop, balancer, {}, "", "")

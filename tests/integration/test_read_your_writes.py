@@ -28,7 +28,7 @@ from slabdb.api.grpc.gen import db_data_pb2_grpc as pb_grpc
 from slabdb.core.config import DEFAULT_BACKGROUND_INTERVAL_SECONDS
 from slabdb.engine.freshness import DEFAULT_MIN_LSN_WAIT_SECONDS
 from slabdb.testing.cluster import new_catalog, node_cluster
-from slabdb.testing.postgres import PostgresServer, find_pg_bin, temporary_postgres
+from slabdb.testing.postgres import PostgresServer
 from slabdb.testing.s3 import MotoS3Server
 
 pytestmark = [pytest.mark.s3, pytest.mark.slow]
@@ -40,14 +40,6 @@ CATCH_UP_SLACK_SECONDS = 1.0
 STALENESS_BOUND_SECONDS = (
     REFRESH_C_SECONDS + DEFAULT_BACKGROUND_INTERVAL_SECONDS + CATCH_UP_SLACK_SECONDS
 )
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[PostgresServer]:
-    if find_pg_bin() is None:
-        pytest.skip("PostgreSQL binaries missing (apt-get install postgresql)")
-    with temporary_postgres() as server:
-        yield server
 
 
 @dataclass(frozen=True)
