@@ -47,6 +47,7 @@ import numpy as np
 from ann_data import RealSet, load_real_set
 from ann_probes import batch_of, python_per_query, time_batches
 from common import Stopwatch, environment, peak_rss_mb, time_queries, write_json
+from slabdb.slab import ann_ivf as ivf
 
 K = 10
 FILTERS: dict[str, int | None] = {"none": None, "1%": 1, "10%": 10, "50%": 50}
@@ -267,13 +268,17 @@ def worker_faiss(args: argparse.Namespace, data: RealSet, same: bool) -> dict[st
     x = data.vectors
     n, dim = x.shape
     params = json.loads(args.ann_params) if args.ann_params else {}
+    ivf_same = same and params.get("kind") == ivf.IVF_KIND
     with Stopwatch() as build:
-        if same:
+        if ivf_same:
+            index = _faiss_ivf(x, params)
+        elif same:
             index = faiss.IndexHNSWFlat(dim, params.get("hnsw_m", 32), faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = params.get("ef_construction", 40)
         else:
             index = faiss.IndexFlatIP(dim)
-        index.add(x)
+        if not ivf_same:
+            index.add(x)
     tuned = params.get("ef_search", 64)
     b = buckets(n)
     stages: dict[str, Any] = {}
@@ -282,20 +287,30 @@ def worker_faiss(args: argparse.Namespace, data: RealSet, same: bool) -> dict[st
         bits = None if limit is None else np.packbits(b < limit, bitorder="little")
         sel = None if bits is None else faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
         selectivity = 1.0 if limit is None else limit / 100
-        if same:
+        if ivf_same:
+            nprobe = ivf.nprobe_for(tuned, K, selectivity, params["nlist"])
+            sp = faiss.SearchParametersIVF(nprobe=nprobe, sel=sel)
+            want = ivf.rerank_count(K, params["rerank"])
+        elif same:
             sp = faiss.SearchParametersHNSW(efSearch=ef_for(tuned, K, selectivity), sel=sel)
+            want = candidate_count(K)
         else:
             sp = faiss.SearchParameters(sel=sel)
-        want = candidate_count(K) if same else K
+            want = K
+        rerank = x if ivf_same else None
 
-        def run(i: int, sp: Any = sp, want: int = want) -> list[str]:
-            _d, labels = index.search(data.queries[i : i + 1], want, params=sp)
-            return [f"d{j}" for j in labels[0][:K] if j >= 0]
+        def run(i: int, sp: Any = sp, want: int = want, rerank: Any = rerank) -> list[str]:
+            q = data.queries[i : i + 1]
+            labels = index.search(q, want, params=sp)[1][0]
+            if rerank is not None:  # the codes only rank: re-score exactly, as SlabDB does
+                labels = labels[labels >= 0]
+                labels = labels[np.argsort(-(rerank[labels] @ q[0]))]
+            return [f"d{j}" for j in labels[:K] if j >= 0]
 
         summary, ids = time_queries(run, args.queries)
         summary["ids"] = ids
         stages[name] = summary
-        batches[name] = _faiss_batch(index, data, sp, want)
+        batches[name] = _faiss_batch(index, data, sp, want, rerank)
     return {
         "build_seconds": build.seconds,
         "config": params if same else {"index": "IndexFlatIP"},
@@ -303,8 +318,27 @@ def worker_faiss(args: argparse.Namespace, data: RealSet, same: bool) -> dict[st
     }
 
 
-def _faiss_batch(index: Any, data: RealSet, sp: Any, want: int) -> dict[str, Any]:
-    """Every query in one search call on one OpenMP thread per core."""
+def _faiss_ivf(x: np.ndarray, params: dict[str, Any]) -> Any:
+    """The IVF-PQ (or flat, one-list) fast-scan index SlabDB built, trained the same way."""
+    import faiss
+
+    n, dim = x.shape
+    if params["nlist"] == 1:
+        index = ivf.new_flat_index(dim, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = ivf.new_index(dim, n, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(n)
+    sample = np.sort(rng.choice(n, size=min(n, ivf.train_rows(params["nlist"])), replace=False))
+    index.train(x[sample])
+    index.add(x)
+    return index
+
+
+def _faiss_batch(
+    index: Any, data: RealSet, sp: Any, want: int, rerank: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Every query in one search call on one OpenMP thread per core (re-ranked exactly
+    from ``rerank``'s vectors when given)."""
     import faiss
 
     faiss.omp_set_num_threads(os.cpu_count() or 1)
@@ -312,7 +346,13 @@ def _faiss_batch(index: Any, data: RealSet, sp: Any, want: int) -> dict[str, Any
 
     def run() -> list[list[str]]:
         _d, labels = index.search(vectors, want, params=sp)
-        return [[f"d{j}" for j in row[:K] if j >= 0] for row in labels]
+        if rerank is None:
+            return [[f"d{j}" for j in row[:K] if j >= 0] for row in labels]
+        out = []
+        for q, row in zip(vectors, labels, strict=True):
+            row = row[row >= 0]
+            out.append([f"d{j}" for j in row[np.argsort(-(rerank[row] @ q))][:K]])
+        return out
 
     summary, ids = time_batches(run, len(data.queries), len(vectors))
     faiss.omp_set_num_threads(1)
@@ -416,9 +456,7 @@ def main() -> None:
 
     args.n = args.n or (20_000 if args.small else 100_000)
     args.queries = args.queries or (100 if args.small else 200)
-    args.ann_min_rows = args.ann_min_rows or (
-        min(DEFAULT_ANN_MIN_ROWS, args.n // 2) if args.small else DEFAULT_ANN_MIN_ROWS
-    )
+    args.ann_min_rows = args.ann_min_rows or DEFAULT_ANN_MIN_ROWS
     if args.worker:
         run_worker(args)
         return

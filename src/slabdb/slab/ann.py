@@ -54,6 +54,8 @@ ANN_INDEX_SECTION = "ann_index"
 ANN_SECTIONS = frozenset({ANN_PARAMS_SECTION, ANN_INDEX_SECTION})
 ANN_FORMAT = 1
 HNSW_KIND = "hnsw"
+FLAT_KIND = "flat"
+"""Not a stored kind: an ``ivfpq`` index with one list (``nlist`` 1), for small slabs."""
 
 TUNING_K = 10
 """The k efSearch is tuned for (recall@10)."""
@@ -118,12 +120,30 @@ def to_index_space(vectors: F32, metric: str, *, owned: bool = False) -> F32:
     out = np.ascontiguousarray(vectors, dtype=np.float32)
     if metric != "cosine":
         return out
+    if out.ndim == 2 and len(out) == 1:  # one query: no (n, 1) norms, one division
+        norm = float(np.sqrt(out[0] @ out[0]))
+        return out / np.float32(norm) if norm > 0 else out.copy()
     if (out is vectors and not owned) or not out.flags.writeable:
         out = out.copy()
     norms = np.sqrt(np.einsum("...i,...i->...", out, out))[..., None]  # no (n, d) temporary
     norms[norms == 0] = 1.0
     out /= norms
     return out
+
+
+def index_kind(live_rows: int, config: AnnConfig) -> str | None:
+    """The index a dense slab of ``live_rows`` live rows gets (None: exact search only):
+    IVF-PQ from ``ivf_min_rows``, HNSW from ``min_rows``, flat PQ codes from
+    ``flat_min_rows`` (0 = never)."""
+    if live_rows == 0:
+        return None
+    if live_rows >= config.ivf_min_rows:
+        return ivf.IVF_KIND
+    if live_rows >= config.min_rows:
+        return HNSW_KIND
+    if 0 < config.flat_min_rows <= live_rows:
+        return FLAT_KIND
+    return None
 
 
 def build_ann_sections(
@@ -135,12 +155,13 @@ def build_ann_sections(
     if config is None or not config.enabled:
         return {}
     live_rows = np.flatnonzero(~np.asarray(deleted, dtype=np.bool_)).astype(np.int64)
-    if len(live_rows) < config.min_rows or len(live_rows) == 0:
+    kind = index_kind(len(live_rows), config)
+    if kind is None:
         return {}
-    if len(live_rows) >= config.ivf_min_rows:
-        index, params = _build_ivf(vectors, live_rows, metric, config)
-    else:
+    if kind == HNSW_KIND:
         index, params = _build_hnsw(vectors, live_rows, metric, config)
+    else:
+        index, params = _build_ivf(vectors, live_rows, metric, config, flat=kind == FLAT_KIND)
     if params.tuned_recall < config.target_recall:  # the widest setting tried falls short
         _log.warning(
             "%s index of %d rows reaches recall@10 %.3f < %.3f at its widest setting: "
@@ -182,14 +203,18 @@ def _build_hnsw(
 
 
 def _build_ivf(
-    vectors: F32, live_rows: I64, metric: str, config: AnnConfig
+    vectors: F32, live_rows: I64, metric: str, config: AnnConfig, *, flat: bool = False
 ) -> tuple[Any, AnnParams]:
-    """Train on a sample, add in chunks: no second copy of every vector is made."""
+    """Train on a sample, add in chunks: no second copy of every vector is made.
+
+    ``flat``: one list (every code scanned), so only the re-rank depth is tuned."""
     n, dim = len(live_rows), int(vectors.shape[1])
-    index = ivf.new_index(dim, n, _FAISS_METRIC[metric])
-    nlist = ivf.nlist_for(n)
+    if flat:
+        index, nlist = ivf.new_flat_index(dim, _FAISS_METRIC[metric]), 1
+    else:
+        index, nlist = ivf.new_index(dim, n, _FAISS_METRIC[metric]), ivf.nlist_for(n)
     rng = np.random.default_rng(n)
-    sample = np.sort(rng.choice(n, size=min(n, ivf.TRAIN_POINTS_PER_LIST * nlist), replace=False))
+    sample = np.sort(rng.choice(n, size=min(n, ivf.train_rows(nlist)), replace=False))
     index.train(to_index_space(vectors[live_rows[sample]], metric, owned=True))
     for start in range(0, n, ivf.ADD_CHUNK_ROWS):
         rows = live_rows[start : start + ivf.ADD_CHUNK_ROWS]
@@ -203,13 +228,16 @@ def _build_ivf(
     generous = min(nlist, ivf.TUNING_NPROBE)
     rerank, recall = _tune(
         lambda q, k, _depth: labels(q, k, generous), space, live_rows, metric,
-        ivf.RERANK_LADDER, config.target_recall, rerank=lambda depth: depth,
+        ivf.FLAT_RERANK_LADDER if flat else ivf.RERANK_LADDER, config.target_recall,
+        rerank=lambda depth: depth,
     )  # fmt: skip
-    ladder = tuple(p for p in ivf.NPROBE_LADDER if p <= generous) or (generous,)
-    nprobe, recall = _tune(
-        labels, space, live_rows, metric, ladder, config.target_recall,
-        rerank=lambda _nprobe: rerank,
-    )  # fmt: skip
+    nprobe = 1
+    if not flat:
+        ladder = tuple(p for p in ivf.NPROBE_LADDER if p <= generous) or (generous,)
+        nprobe, recall = _tune(
+            labels, space, live_rows, metric, ladder, config.target_recall,
+            rerank=lambda _nprobe: rerank,
+        )  # fmt: skip
     params = AnnParams(
         kind=ivf.IVF_KIND,
         metric=metric,

@@ -15,6 +15,13 @@ second copy of every vector.  Two widths are tuned per slab at build time
 query time nprobe widens by k/10 and by 1/selectivity of the filter
 (:func:`nprobe_for`), the depth by k/10; the filter is faiss's ID selector inside the
 scan, never a post-filter.
+
+Small slabs (``AnnConfig.flat_min_rows`` up to ``min_rows`` live rows: L0 flushes) get
+the same kind of index with one list, ``IVF1,PQ{dim/4}x4fs`` (:func:`new_flat_index`):
+every code is scanned (nprobe 1, with the filter as the selector), so only the re-rank
+depth is tuned (:data:`FLAT_RERANK_LADDER`).  Its PQ trains on at most
+:data:`PQ_TRAIN_ROWS` rows in :data:`FLAT_PQ_TRAIN_ITERATIONS` k-means iterations
+(~0.2 s at 10k × 384, where a graph takes ~1 s).
 """
 
 from __future__ import annotations
@@ -23,8 +30,6 @@ import math
 from typing import Any
 
 import faiss
-import numpy as np
-import numpy.typing as npt
 
 IVF_KIND = "ivfpq"
 NPROBE_LADDER = (4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
@@ -39,6 +44,13 @@ TRAIN_POINTS_PER_LIST = 40
 """Training sample per inverted list (faiss warns below 39)."""
 ADD_CHUNK_ROWS = 65_536
 """Rows encoded per call while adding (bounds the build's extra memory)."""
+PQ_TRAIN_ROWS = 4096
+"""Rows the PQ codebooks train on at least (faiss samples 256 per centroid of the 16)."""
+FLAT_RERANK_LADDER = (50, 100, 200, 300, 500, 800, 1200, 2000)
+"""Re-rank depths tried for a flat (one-list) index, smallest first."""
+FLAT_PQ_TRAIN_ITERATIONS = 10
+"""k-means iterations of a flat index's PQ training (faiss's default 25 costs 2.5x the
+time; the re-rank depth is tuned on the result either way)."""
 FAST_SCAN_CODE_COST = 1 / 16
 """Scanning one 4-bit fast-scan code costs about this many rows of an exact scan."""
 
@@ -59,6 +71,20 @@ def new_index(dim: int, rows: int, faiss_metric: int) -> Any:
     return faiss.index_factory(dim, spec, faiss_metric)
 
 
+def new_flat_index(dim: int, faiss_metric: int) -> Any:
+    """An untrained one-list ``IVF1,PQ{m}x4fs`` index: m = dim/4 sub-quantizers of four
+    dimensions each (``pq_m_for`` when dim is not a multiple of 4)."""
+    m = dim // 4 if dim % 4 == 0 else pq_m_for(dim)
+    index = faiss.index_factory(dim, f"IVF1,PQ{m}x4fs", faiss_metric)
+    faiss.downcast_index(index).pq.cp.niter = FLAT_PQ_TRAIN_ITERATIONS  # type: ignore[attr-defined]
+    return index
+
+
+def train_rows(nlist: int) -> int:
+    """Rows an index of ``nlist`` lists trains on (at most the slab's)."""
+    return max(TRAIN_POINTS_PER_LIST * nlist, PQ_TRAIN_ROWS)
+
+
 def rerank_count(k: int, tuned: int) -> int:
     """Candidates asked of the codes for a top-``k`` query (re-ranked exactly), from the
     slab's tuned depth for k = 10."""
@@ -76,13 +102,3 @@ def nprobe_for(tuned: int, k: int, selectivity: float, nlist: int) -> int:
 def scanned_codes(nprobe: int, rows: int, nlist: int) -> float:
     """Codes a search with ``nprobe`` scans, on average."""
     return nprobe * rows / max(nlist, 1)
-
-
-def search(
-    index: Any, query: npt.NDArray[np.float32], want: int, nprobe: int, selector: Any
-) -> npt.NDArray[np.int64]:
-    """Row labels (-1 padded) of the ``want`` best codes for each row of an (nq, dim)
-    ``query``: an (nq, want) array."""
-    params = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)  # type: ignore[call-arg]
-    _dist, labels = index.search(query, want, params=params)
-    return np.asarray(labels, dtype=np.int64)

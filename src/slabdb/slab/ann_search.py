@@ -39,6 +39,7 @@ class AnnIndex:
         self.params = params
         self._index = index
         self._unfiltered_params: dict[int, Any] = {}
+        self._unfiltered_cost: dict[int, float] = {}
 
     @classmethod
     def load(
@@ -78,7 +79,7 @@ class AnnIndex:
         if selectivity < self.params.exact_filter_fraction:
             return [None] * len(queries)
         exact_cost = min(GATHERED_ROW_COST * m, n_rows)  # in whole-scan rows
-        if exact_cost < self._search_cost(k, selectivity):
+        if exact_cost < self._cost(k, selectivity, unfiltered=m == live_rows):
             return [None] * len(queries)
         bits = None
         if m < live_rows:  # a filter or excluded rows: the index's ID selector
@@ -92,6 +93,15 @@ class AnnIndex:
     @property
     def is_ivf(self) -> bool:
         return self.params.kind == ivf.IVF_KIND
+
+    def _cost(self, k: int, selectivity: float, *, unfiltered: bool) -> float:
+        """:meth:`_search_cost`, remembered per k for unfiltered queries."""
+        if not unfiltered:
+            return self._search_cost(k, selectivity)
+        cost = self._unfiltered_cost.get(k)
+        if cost is None:
+            cost = self._unfiltered_cost[k] = self._search_cost(k, selectivity)
+        return cost
 
     def _search_cost(self, k: int, selectivity: float) -> float:
         """An ANN search's cost in rows of an exact whole-slab scan."""
@@ -128,24 +138,27 @@ class AnnIndex:
             selector = faiss.IDSelectorBitmap(len(allowed_bits) * 8, faiss.swig_ptr(allowed_bits))
         q = to_index_space(queries, self.params.metric)
         if self.is_ivf:
-            nprobe = ivf.nprobe_for(self.params.ef_search, k, selectivity, self.params.nlist)
-            depth = ivf.rerank_count(k, self.params.rerank)
-            labels = ivf.search(self._index, q, depth, nprobe, selector)
+            width = ivf.nprobe_for(self.params.ef_search, k, selectivity, self.params.nlist)
+            want = ivf.rerank_count(k, self.params.rerank)
         else:
             want = candidate_count(k)
-            params = self._hnsw_params(ef_for(self.params.ef_search, want, selectivity), selector)
-            labels = self._index.search(q, want, params=params)[1]
+            width = ef_for(self.params.ef_search, want, selectivity)
+        labels = self._index.search(q, want, params=self._search_params(width, selector))[1]
         return [np.sort(rows[rows >= 0]).astype(np.int64, copy=False) for rows in labels]
 
-    def _hnsw_params(self, ef: int, selector: Any) -> Any:
-        """Search parameters; those without a selector are made once per ``ef`` (faiss
-        only reads them, so threads share them)."""
-        if selector is not None:
-            return faiss.SearchParametersHNSW(efSearch=ef, sel=selector)  # type: ignore[attr-defined]
-        params = self._unfiltered_params.get(ef)
-        if params is None:
-            params = faiss.SearchParametersHNSW(efSearch=ef)  # type: ignore[attr-defined]
-            self._unfiltered_params[ef] = params
+    def _search_params(self, width: int, selector: Any) -> Any:
+        """faiss search parameters (efSearch, or nprobe for IVF); those without a selector
+        are made once per width (faiss only reads them, so threads share them)."""
+        if selector is None:
+            params = self._unfiltered_params.get(width)
+            if params is not None:
+                return params
+        if self.is_ivf:
+            params = faiss.SearchParametersIVF(nprobe=width, sel=selector)  # type: ignore[call-arg]
+        else:
+            params = faiss.SearchParametersHNSW(efSearch=width, sel=selector)  # type: ignore[attr-defined]
+        if selector is None:
+            self._unfiltered_params[width] = params
         return params
 
 

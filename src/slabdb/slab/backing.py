@@ -74,6 +74,8 @@ class SlabBacking(ABC):
 
     footer: Footer
     where: str | None
+    _vectors: npt.NDArray[np.float32] | None = None
+    """The ``vectors`` section's array, made on the first :meth:`vector_rows`."""
 
     def info(self, name: str) -> SectionInfo | None:
         return self.footer.sections.get(name)
@@ -129,7 +131,9 @@ class SlabBacking(ABC):
 
     def vector_rows(self, rows: I64) -> npt.NDArray[np.float32]:
         """``vectors[rows]`` (a copy)."""
-        vectors = self.array(VECTORS_SECTION)
+        vectors = self._vectors
+        if vectors is None:  # a view of the bytes this backing holds for its lifetime
+            vectors = self._vectors = self.array(VECTORS_SECTION)
         assert vectors is not None
         return np.asarray(vectors[rows])
 

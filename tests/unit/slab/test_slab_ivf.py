@@ -1,5 +1,6 @@
-"""A large slab's IVF-PQ fast-scan index: chosen by size, recall against brute force
-(unfiltered and with filters as ID selectors), exact scores, and a damaged index."""
+"""A large slab's IVF-PQ fast-scan index, and a small slab's flat (one-list) one: chosen
+by size, recall against brute force (unfiltered and with filters as ID selectors), exact
+scores, and a damaged index."""
 
 from __future__ import annotations
 
@@ -13,12 +14,19 @@ from slabdb.core.errors import CorruptionError
 from slabdb.filters import parse_filter
 from slabdb.query.scoring import dense_scores, top_k_rows, vector_norms
 from slabdb.slab import SlabBuilder, SlabReader
-from slabdb.slab.ann import ANN_INDEX_SECTION, ANN_PARAMS_SECTION
-from slabdb.slab.ann_ivf import IVF_KIND, nlist_for, nprobe_for
+from slabdb.slab.ann import (
+    ANN_INDEX_SECTION,
+    ANN_PARAMS_SECTION,
+    FLAT_KIND,
+    HNSW_KIND,
+    index_kind,
+)
+from slabdb.slab.ann_ivf import FLAT_RERANK_LADDER, IVF_KIND, nlist_for, nprobe_for
 from slabdb.slab.format import decode_slab
 
 N, DIM, K = 6000, 32, 10
 IVF = AnnConfig(min_rows=1000, ivf_min_rows=5000, exact_rows_per_ef=1.0)
+FLAT = AnnConfig(flat_min_rows=1000, min_rows=N + 1, ivf_min_rows=N + 2)
 CENTRES = np.random.default_rng(0).standard_normal((60, DIM)).astype(np.float32)
 
 
@@ -49,9 +57,14 @@ def build(metric: str, ann: AnnConfig = IVF) -> bytes:
     return data
 
 
-@pytest.fixture(scope="module", params=["cosine", "euclidean", "dotproduct"])
+@pytest.fixture(
+    scope="module",
+    params=[(m, kind) for kind in ("ivf", "flat") for m in ("cosine", "euclidean", "dotproduct")],
+    ids=lambda p: "-".join(p),
+)
 def slab(request: pytest.FixtureRequest) -> tuple[str, SlabReader]:
-    return request.param, SlabReader.from_bytes(build(request.param))
+    metric, kind = request.param
+    return metric, SlabReader.from_bytes(build(metric, IVF if kind == "ivf" else FLAT))
 
 
 def params_of(reader: SlabReader) -> dict[str, object]:
@@ -68,6 +81,24 @@ def test_slabs_from_ivf_min_rows_get_ivf_and_smaller_ones_hnsw() -> None:
     assert params_of(small)["kind"] == "hnsw"
     index = big.ann_index()
     assert index is not None and index.is_ivf
+
+
+def test_slabs_from_flat_min_rows_below_min_rows_get_one_list_of_codes() -> None:
+    flat = SlabReader.from_bytes(build("cosine", FLAT))
+    params = params_of(flat)
+    assert params["kind"] == IVF_KIND and params["nlist"] == 1 and params["ef_search"] == 1
+    assert int(params["rerank"]) in FLAT_RERANK_LADDER  # type: ignore[call-overload]
+    assert float(params["tuned_recall"]) >= FLAT.target_recall  # type: ignore[arg-type]
+    for off in (AnnConfig(flat_min_rows=0, min_rows=N + 1), AnnConfig(flat_min_rows=N + 1)):
+        assert not SlabReader.from_bytes(build("cosine", off)).has_ann
+
+
+def test_index_kind_follows_the_size_thresholds() -> None:
+    config = AnnConfig(flat_min_rows=10, min_rows=100, ivf_min_rows=1000)
+    assert [index_kind(n, config) for n in (0, 9, 10, 99, 100, 999, 1000)] == [
+        None, None, FLAT_KIND, FLAT_KIND, HNSW_KIND, HNSW_KIND, IVF_KIND,
+    ]  # fmt: skip
+    assert index_kind(50, AnnConfig(flat_min_rows=0, min_rows=100)) is None
 
 
 def _recall(reader: SlabReader, metric: str, where: dict[str, object] | None) -> float:
