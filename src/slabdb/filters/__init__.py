@@ -9,8 +9,9 @@
 """
 
 from slabdb.filters.ast import And, Cmp, Expr, MatchAll, Or, referenced_fields
+from slabdb.filters.bitsets import bitmap_from_rows
 from slabdb.filters.evaluate import matches, may_match, to_bitmap
-from slabdb.filters.metadata_index import FieldStats, MetadataIndex, bitmap_from_rows
+from slabdb.filters.metadata_index import FieldStats, MetadataIndex
 from slabdb.filters.parse import MAX_FILTER_DEPTH, MAX_IN_VALUES, parse_filter
 from slabdb.filters.validate import (
     MAX_METADATA_BYTES,

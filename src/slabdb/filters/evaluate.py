@@ -17,10 +17,10 @@ import numpy.typing as npt
 from pyroaring import AbstractBitMap, BitMap
 
 from slabdb.filters.ast import And, Cmp, Expr, MatchAll, Or, Scalar
+from slabdb.filters.bitsets import bitmap_from_mask
 from slabdb.filters.metadata_index import (
     FieldStats,
     MetadataIndex,
-    bitmap_from_rows,
     numeric_value,
     string_values,
 )
@@ -133,7 +133,7 @@ def _cmp_bitmap(expr: Cmp, index: MetadataIndex) -> AbstractBitMap:
 
 
 def _rows_of(mask: npt.NDArray[np.bool_]) -> BitMap:
-    return bitmap_from_rows(np.flatnonzero(mask))
+    return bitmap_from_mask(mask)
 
 
 def _eq_bitmap(index: MetadataIndex, field: str, value: Scalar) -> AbstractBitMap:

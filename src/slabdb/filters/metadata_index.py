@@ -19,7 +19,6 @@ Bitmaps handed out are frozen (shared, read-only); combine them into new ones.
 
 from __future__ import annotations
 
-import array
 import json
 import struct
 from collections.abc import Mapping, Sequence
@@ -57,14 +56,6 @@ def string_values(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [v for v in value if isinstance(v, str)]
     return []
-
-
-def bitmap_from_rows(rows: npt.ArrayLike) -> BitMap:
-    """A bitmap of the given row numbers (any integer array), built without a Python loop."""
-    arr = np.asarray(rows)
-    if arr.size == 0:
-        return BitMap()
-    return BitMap(array.array("I", np.ascontiguousarray(arr, dtype="<u4").tobytes()))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from pyroaring import AbstractBitMap
 
 from slabdb.core.errors import CorruptionError
+from slabdb.filters.bitsets import packed_bits
 from slabdb.slab import ann_ivf as ivf
 from slabdb.slab.ann import TUNING_K, AnnParams, to_index_space
 
@@ -83,9 +84,7 @@ class AnnIndex:
             return [None] * len(queries)
         bits = None
         if m < live_rows:  # a filter or excluded rows: the index's ID selector
-            mask = np.zeros(n_rows + (-n_rows % 8), dtype=np.bool_)
-            mask[np.frombuffer(candidates.to_array(), dtype=np.uint32)] = True
-            bits = np.packbits(mask, bitorder="little")
+            bits = packed_bits(candidates, n_rows)
         need = min(k, m)
         found = self.candidates_batch(queries, k, bits, selectivity)
         return [rows if len(rows) >= need else None for rows in found]

@@ -27,8 +27,9 @@ from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 from slabdb.core.errors import CorruptionError
 from slabdb.core.values import RecordVersion, SparseVector
 from slabdb.filters.ast import Expr
+from slabdb.filters.bitsets import bitmap_from_mask
 from slabdb.filters.evaluate import to_bitmap
-from slabdb.filters.metadata_index import FieldStats, MetadataIndex, bitmap_from_rows
+from slabdb.filters.metadata_index import FieldStats, MetadataIndex
 from slabdb.slab.ann import ANN_INDEX_SECTION, ANN_PARAMS_SECTION
 from slabdb.slab.ann_search import AnnIndex
 from slabdb.slab.backing import SlabBacking, WholeBacking
@@ -234,7 +235,7 @@ class SlabReader:
     @cached_property
     def live(self) -> FrozenBitMap:
         """Rows that are not tombstones (frozen: combine it, do not mutate it)."""
-        return FrozenBitMap(bitmap_from_rows(np.flatnonzero(~self.deleted)))
+        return FrozenBitMap(bitmap_from_mask(~self.deleted))
 
     @property
     def has_sparse(self) -> bool:

@@ -25,7 +25,7 @@ from pyroaring import AbstractBitMap
 
 from slabdb.core.errors import DimensionMismatchError
 from slabdb.core.values import METRICS, SparseVector
-from slabdb.filters.metadata_index import bitmap_from_rows
+from slabdb.filters.bitsets import bitmap_from_rows
 from slabdb.query.scoring import dense_scores, dense_scores_batch, top_k_rows
 
 if TYPE_CHECKING:
