@@ -150,15 +150,21 @@ def worker_slabdb(args: argparse.Namespace, data: RealSet, oversubscribed: bool)
     with Stopwatch() as ingest:
         index.upsert_arrays(ids, data.vectors, md, namespace="live", show_progress=False)
     live = _namespace(client, "live")
+    watcher = _SettleWatcher(live)
     layout = {"post-ingest": _layout(live)}
     rounds = {"post-ingest": _ratio_rounds(index, data, args, live)}
     stages = {"post-ingest": _slabdb_queries(index, data, args.queries, "live", FILTERS)}
     layout["post-ingest-end"] = _layout(live)
-    timings = {"ingest_seconds": ingest.seconds, "vectors_per_second": n / ingest.seconds}
+    timings: dict[str, float | None] = {
+        "ingest_seconds": ingest.seconds,
+        "vectors_per_second": n / ingest.seconds,
+    }
     timings["settle_seconds"] = ingest.seconds + _settle(live)
+    timings["settled_after_ingest_seconds"] = watcher.wait()
     layout["settled"] = _layout(live)
     rounds["settled"] = _ratio_rounds(index, data, args, live)
     stages["settled"] = _slabdb_queries(index, data, args.queries, "live", FILTERS)
+    rounds["l0-idle"] = _idle_l0_rounds(config, data, ids, md, index, args)
     timings["reference_settle_seconds"] = ref_settle_seconds  # its background compaction
     timings["compaction_seconds"] = compaction.seconds  # what was left to merge after it
     layout["compacted"] = _layout(ref)
@@ -196,23 +202,74 @@ def _ratio_rounds(
         state = _layout(live)
         mine = _slabdb_queries(index, data, args.queries, "live", unfiltered)["none"]
         theirs = _slabdb_queries(index, data, args.queries, "ref", unfiltered)["none"]
-        out.append(
-            {
-                "l0_slabs": state["l0_slabs"],
-                "slabs": len(state["slabs"]),
-                "slabs_with_ann": state["slabs_with_ann"],
-                "frozen_memtables": state["frozen_memtables"],
-                "qps": mine["qps_single_thread"],
-                "p50_ms": mine["p50_ms"],
-                "compacted_qps": theirs["qps_single_thread"],
-                "compacted_p50_ms": theirs["p50_ms"],
-                "slower_by": theirs["qps_single_thread"] / mine["qps_single_thread"],
-            }
-        )
+        out.append(_round(state, mine, theirs))
     return out
 
 
-def _settle(ns: Any, deadline_seconds: float = 900.0) -> float:
+def _idle_l0_rounds(
+    config: Any, data: RealSet, ids: list[str], md: list[Any], ref_index: Any, args: Any
+) -> list[dict[str, Any]]:
+    """The post-ingest layout with nothing running: the same rows flushed into L0 slabs
+    by a client without a background worker (so never compacted), queried in rounds that
+    alternate with the compacted reference, as :func:`_ratio_rounds` does."""
+    from dataclasses import replace
+
+    from slabdb.client import Client
+    from slabdb.storage import open_store
+
+    client = Client(
+        open_store(tempfile.mkdtemp(prefix="slabdb-ann-l0-")), replace(config, background=False)
+    )
+    client.create_index(name="bench", dimension=data.vectors.shape[1], metric="cosine")
+    index = client.Index("bench")
+    index.upsert_arrays(ids, data.vectors, md, namespace="l0", show_progress=False)
+    ns = _namespace(client, "l0")
+    ns.flush()
+    out = []
+    for _ in range(2):
+        state = _layout(ns)
+        mine = _slabdb_queries(index, data, args.queries, "l0", {"none": None})["none"]
+        theirs = _slabdb_queries(ref_index, data, args.queries, "ref", {"none": None})["none"]
+        out.append(_round(state, mine, theirs))
+    client.close(flush=False)
+    return out
+
+
+def _round(state: dict[str, Any], mine: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "l0_slabs": state["l0_slabs"],
+        "slabs": len(state["slabs"]),
+        "slabs_with_ann": state["slabs_with_ann"],
+        "frozen_memtables": state["frozen_memtables"],
+        "qps": mine["qps_single_thread"],
+        "p50_ms": mine["p50_ms"],
+        "compacted_qps": theirs["qps_single_thread"],
+        "compacted_p50_ms": theirs["p50_ms"],
+        "slower_by": theirs["qps_single_thread"] / mine["qps_single_thread"],
+    }
+
+
+class _SettleWatcher:
+    """Seconds from its start until ``ns`` has nothing left to flush or compact, polled
+    every 50 ms on a thread while the post-ingest queries run (``_settle`` after them
+    can only give an upper bound)."""
+
+    def __init__(self, ns: Any) -> None:
+        import threading
+
+        self._seconds: float | None = None
+        self._thread = threading.Thread(target=self._run, args=(ns,), daemon=True)
+        self._thread.start()
+
+    def _run(self, ns: Any) -> None:
+        self._seconds = _settle(ns, poll_seconds=0.05)
+
+    def wait(self) -> float | None:
+        self._thread.join()
+        return self._seconds
+
+
+def _settle(ns: Any, deadline_seconds: float = 900.0, poll_seconds: float = 0.1) -> float:
     """Seconds until the background worker has nothing left to flush or compact."""
     from slabdb.engine.maintenance import planner_for
 
@@ -223,7 +280,7 @@ def _settle(ns: Any, deadline_seconds: float = 900.0) -> float:
         stats = ns.stats()
         if not stats["frozen_memtables"] and planner.plan(manifest) is None:
             break
-        time.sleep(0.1)
+        time.sleep(poll_seconds)
     return time.perf_counter() - started
 
 

@@ -40,11 +40,13 @@ def draw(data: dict[str, dict[str, list[tuple[float, float]]]], out: Path, title
 
     fig, axes = plt.subplots(1, len(SELECTIVITIES), figsize=(16, 4.6), sharey=False)
     labels = sorted({label for per in data.values() for label in per})
-    colour = {label: f"C{i}" for i, label in enumerate(labels)}  # one colour per system
+    palette = [plt.get_cmap("tab20")(i) for i in range(20)]
+    colour = {label: palette[i % len(palette)] for i, label in enumerate(labels)}
+    marker = {label: "os^D"[i // len(palette) % 4] for i, label in enumerate(labels)}
     for ax, selectivity in zip(axes, SELECTIVITIES, strict=True):
         for label, pts in sorted(data[selectivity].items()):
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-            ax.scatter(xs, ys, label=label, s=28, color=colour[label])
+            ax.scatter(xs, ys, label=label, s=28, color=colour[label], marker=marker[label])
         ax.set_xscale("linear")
         ax.set_yscale("log")
         ax.axvline(0.95, color="grey", linestyle=":", linewidth=1)
