@@ -143,13 +143,13 @@ def worker_slabdb(args: argparse.Namespace, data: RealSet, oversubscribed: bool)
     ids = [f"d{i}" for i in range(n)]
     md = [{"section": s, "bucket": int(b)} for s, b in zip(data.sections, buckets(n), strict=True)]
     index.upsert_arrays(ids, data.vectors, md, namespace="ref", show_progress=False)
-    ref = _namespace(client, "ref")
-    ref_settle_seconds = _settle(ref)
+    ref = open_namespace(client, "ref")
+    ref_settle_seconds = settle(ref)
     with Stopwatch() as compaction:
         _compact_fully(ref)
     with Stopwatch() as ingest:
         index.upsert_arrays(ids, data.vectors, md, namespace="live", show_progress=False)
-    live = _namespace(client, "live")
+    live = open_namespace(client, "live")
     watcher = _SettleWatcher(live)
     layout = {"post-ingest": _layout(live)}
     rounds = {"post-ingest": _ratio_rounds(index, data, args, live)}
@@ -159,7 +159,7 @@ def worker_slabdb(args: argparse.Namespace, data: RealSet, oversubscribed: bool)
         "ingest_seconds": ingest.seconds,
         "vectors_per_second": n / ingest.seconds,
     }
-    timings["settle_seconds"] = ingest.seconds + _settle(live)
+    timings["settle_seconds"] = ingest.seconds + settle(live)
     timings["settled_after_ingest_seconds"] = watcher.wait()
     layout["settled"] = _layout(live)
     rounds["settled"] = _ratio_rounds(index, data, args, live)
@@ -187,7 +187,7 @@ def worker_slabdb(args: argparse.Namespace, data: RealSet, oversubscribed: bool)
     }
 
 
-def _namespace(client: Any, name: str) -> Any:
+def open_namespace(client: Any, name: str) -> Any:
     return next(ns for _index, ns_name, ns in client.open_namespace_entries() if ns_name == name)
 
 
@@ -223,7 +223,7 @@ def _idle_l0_rounds(
     client.create_index(name="bench", dimension=data.vectors.shape[1], metric="cosine")
     index = client.Index("bench")
     index.upsert_arrays(ids, data.vectors, md, namespace="l0", show_progress=False)
-    ns = _namespace(client, "l0")
+    ns = open_namespace(client, "l0")
     ns.flush()
     out = []
     for _ in range(2):
@@ -262,14 +262,14 @@ class _SettleWatcher:
         self._thread.start()
 
     def _run(self, ns: Any) -> None:
-        self._seconds = _settle(ns, poll_seconds=0.05)
+        self._seconds = settle(ns, poll_seconds=0.05)
 
     def wait(self) -> float | None:
         self._thread.join()
         return self._seconds
 
 
-def _settle(ns: Any, deadline_seconds: float = 900.0, poll_seconds: float = 0.1) -> float:
+def settle(ns: Any, deadline_seconds: float = 900.0, poll_seconds: float = 0.1) -> float:
     """Seconds until the background worker has nothing left to flush or compact."""
     from slabdb.engine.maintenance import planner_for
 
@@ -418,6 +418,17 @@ def _faiss_batch(
 
 
 def run_worker(args: argparse.Namespace) -> None:
+    """One system in this process; every directory it makes under the system temp dir
+    (databases, spool files) lives in one that is removed when it ends."""
+    with tempfile.TemporaryDirectory(prefix="slabdb-ann-") as root:
+        tempfile.tempdir = root
+        try:
+            _run_system(args)
+        finally:
+            tempfile.tempdir = None
+
+
+def _run_system(args: argparse.Namespace) -> None:
     data = load_real_set(args.n, args.queries)
     name = args.worker
     if name in ("slabdb", "slabdb-oversubscribed"):

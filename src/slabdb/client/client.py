@@ -7,6 +7,7 @@ Method names and keyword arguments follow the official ``pinecone`` SDK's
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -40,22 +41,27 @@ def thread_budget(query_threads: int, cores: int | None = None) -> tuple[int, in
     return pool, max(1, cpus // pool)
 
 
-class _BlasLimit:
-    """The process-wide BLAS thread limit, held while any client is open (refcounted).
+class _ProcessLimits:
+    """The process-wide BLAS thread limit and GIL switch interval, held while any client
+    is open (refcounted).
 
-    OpenBLAS's thread count is global, so the first client sets it and the last one to
+    Both are global to the process, so the first client sets them and the last one to
     close restores what it found.
     """
 
     _lock = threading.Lock()
     _holders = 0
     _limits: Any = None
+    _switch_interval: float | None = None
 
     @classmethod
-    def acquire(cls, blas_threads: int) -> None:
+    def acquire(cls, blas_threads: int, switch_interval: float) -> None:
         with cls._lock:
             if cls._holders == 0:
                 cls._limits = threadpool_limits(limits=blas_threads, user_api="blas")
+                if switch_interval > 0:
+                    cls._switch_interval = sys.getswitchinterval()
+                    sys.setswitchinterval(switch_interval)
             cls._holders += 1
 
     @classmethod
@@ -65,6 +71,9 @@ class _BlasLimit:
             if cls._holders == 0 and cls._limits is not None:
                 cls._limits.restore_original_limits()
                 cls._limits = None
+            if cls._holders == 0 and cls._switch_interval is not None:
+                sys.setswitchinterval(cls._switch_interval)
+                cls._switch_interval = None
 
 
 def _query_worker_init() -> None:
@@ -101,7 +110,7 @@ class Client:
         self._lock = threading.Lock()
         self._closed = False
         pool, blas = thread_budget(self.config.query_threads)
-        _BlasLimit.acquire(blas)
+        _ProcessLimits.acquire(blas, self.config.switch_interval_seconds)
         self.executor = ThreadPoolExecutor(
             max_workers=pool, thread_name_prefix="slabdb-query", initializer=_query_worker_init
         )
@@ -127,7 +136,7 @@ class Client:
         finally:
             self.handles.close()
             self.executor.shutdown(wait=True)
-            _BlasLimit.release()
+            _ProcessLimits.release()
             self.store.close()
 
     def __enter__(self) -> Client:

@@ -71,14 +71,9 @@ def _response(
 ) -> QueryResponse:
     if include_values or include_metadata:
         matches = [_scored(h, include_values, include_metadata) for h in hits]
-    else:  # the common query: ids and scores only
-        matches = [ScoredVector(id=h.id, score=h.score, values=[]) for h in hits]
-    return QueryResponse(
-        matches=matches,
-        namespace=namespace,
-        usage=Usage(read_units=max(1, len(hits) // 10)),
-        lsn=lsn,
-    )
+    else:  # the common query: ids and scores only (positional: keywords cost ~0.1 µs each)
+        matches = [ScoredVector(h.id, h.score) for h in hits]
+    return QueryResponse(matches, namespace, Usage(max(1, len(hits) // 10)), lsn)
 
 
 class RecordReads:

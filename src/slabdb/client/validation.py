@@ -187,10 +187,13 @@ def _checked_array(values: np.ndarray, dimension: int, metric: str) -> F32 | Non
     infinite), else None (the full checks then say what is wrong)."""
     if values.dtype.kind != "f" or values.shape != (dimension,):
         return None
-    with np.errstate(over="ignore", invalid="ignore"):
-        arr = np.asarray(values, dtype=np.float32)
-        wide = arr.astype(np.float64)
-        squared = float(wide @ wide)
+    if values.dtype == np.float32:  # the usual case: nothing to cast
+        arr = values
+    else:  # a float64 beyond float32's range becomes infinite (and fails below)
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = np.asarray(values, dtype=np.float32)
+    wide = arr.astype(np.float64)  # float32 squares cannot overflow float64
+    squared = float(wide @ wide)
     if squared < _MAX_SQUARED_NORM and (squared > 0.0 or metric != "cosine"):
         return arr
     return None

@@ -34,6 +34,12 @@ DEFAULT_BACKGROUND_INTERVAL_SECONDS = 0.2
 DEFAULT_QUERY_THREADS = 0
 """Threads that search slabs in parallel; 0 = one per CPU core (the thread budget: the
 query pool times BLAS threads never exceeds the cores, see ``slabdb.client.client``)."""
+DEFAULT_SWITCH_INTERVAL_SECONDS = 0.0005
+"""The interpreter's GIL switch interval while a client is open (``sys.setswitchinterval``;
+Python's default is 5 ms, which a query thread may wait for each time the background
+worker runs a pure-Python stretch of a flush or compaction): in the first second after a
+100k ingest, query p50 1.94 ms against 2.47 ms (docs/design/read-path.md, "The GIL switch
+interval"); 0 = leave it alone."""
 DEFAULT_ANN_ENABLED = True
 """Build a per-slab ANN index for dense slabs of at least ``ann_min_rows`` live rows."""
 DEFAULT_ANN_MIN_ROWS = 150_000
@@ -136,6 +142,7 @@ class EngineConfig:
     refresh_interval_seconds: float = DEFAULT_REFRESH_INTERVAL_SECONDS
     background_interval_seconds: float = DEFAULT_BACKGROUND_INTERVAL_SECONDS
     query_threads: int = DEFAULT_QUERY_THREADS
+    switch_interval_seconds: float = DEFAULT_SWITCH_INTERVAL_SECONDS
     ann: AnnConfig = field(default_factory=AnnConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     max_open_namespaces: int = DEFAULT_MAX_OPEN_NAMESPACES
@@ -158,6 +165,8 @@ class EngineConfig:
             raise ValueError("max_level must be at least 1")
         if self.query_threads < 0:
             raise ValueError("query_threads must be >= 0 (0 = one per core)")
+        if not 0 <= self.switch_interval_seconds <= 1:
+            raise ValueError("switch_interval_seconds must be within [0, 1] (0 = leave it)")
         if self.max_open_namespaces < 1:
             raise ValueError("max_open_namespaces must be at least 1")
         if self.l0_merge_rows < 0:
@@ -178,6 +187,7 @@ class Settings(BaseSettings):
     gc_grace_seconds: float = DEFAULT_GC_GRACE_SECONDS
     refresh_interval_seconds: float = DEFAULT_REFRESH_INTERVAL_SECONDS
     query_threads: int = DEFAULT_QUERY_THREADS
+    switch_interval_seconds: float = DEFAULT_SWITCH_INTERVAL_SECONDS
     ann_enabled: bool = DEFAULT_ANN_ENABLED
     ann_min_rows: int = DEFAULT_ANN_MIN_ROWS
     ann_exact_filter_fraction: float = DEFAULT_ANN_EXACT_FILTER_FRACTION
@@ -199,6 +209,7 @@ class Settings(BaseSettings):
             gc_grace_seconds=self.gc_grace_seconds,
             refresh_interval_seconds=self.refresh_interval_seconds,
             query_threads=self.query_threads,
+            switch_interval_seconds=self.switch_interval_seconds,
             builder_lease=self.builder_lease,
             max_open_namespaces=self.max_open_namespaces,
             ann=AnnConfig(

@@ -10,9 +10,8 @@ its id.  When a source's top-k lost candidates that way, the view computes every
 that source a newer source supersedes (cached per pair of immutable slabs) and asks the
 source once more with those rows excluded, so the merged result is the exact top-k
 among current records.  Filters apply inside each source, never after: if ``k``
-records match, ``k`` come back.  :meth:`NamespaceView.query_batch` asks each source
-once for a block of queries (one matrix product per exact slab, one faiss search per
-ANN slab) and merges per query.
+records match, ``k`` come back.  :meth:`NamespaceView.query_batch`
+(:mod:`slabdb.engine.view_batch`) asks each source once for a block of queries.
 """
 
 from __future__ import annotations
@@ -29,7 +28,10 @@ import numpy.typing as npt
 
 from slabdb.core.values import RecordVersion, SparseVector
 from slabdb.core.visibility import newest, newest_per_id
+from slabdb.engine import view_batch
 from slabdb.engine.sources import SlabSource, Source
+from slabdb.engine.view_batch import BATCH_BLOCK_QUERIES as BATCH_BLOCK_QUERIES
+from slabdb.engine.view_batch import Candidates
 from slabdb.filters import Expr
 from slabdb.query.scoring import higher_is_better
 
@@ -188,7 +190,22 @@ class NamespaceView:
         request = _Search(vector, sparse, metric, top_k, expr)
         return self._merge(self._scatter(request, executor), metric, top_k)
 
-    def _scatter(self, req: _Search, executor: Executor | None) -> list[_Candidates]:
+    def query_batch(
+        self,
+        *,
+        vectors: F32,
+        metric: str,
+        top_k: int,
+        expr: Expr | None,
+        executor: Executor | None = None,
+    ) -> list[list[Hit]]:
+        """:meth:`query` of every row of ``vectors`` (an (n, d) float32 matrix), each
+        source searched once per block of queries (:func:`view_batch.query_batch`)."""
+        return view_batch.query_batch(
+            self, vectors=vectors, metric=metric, top_k=top_k, expr=expr, executor=executor
+        )
+
+    def _scatter(self, req: _Search, executor: Executor | None) -> list[Candidates]:
         """(position, candidates) of every non-empty source; on the pool only when two or
         more sources pay for it.
 
@@ -264,31 +281,38 @@ class NamespaceView:
                 return rows[: req.top_k], scores[: req.top_k]
             k *= 2
 
-    def _merge(self, per_source: list[_Candidates], metric: str, top_k: int) -> list[Hit]:
+    def _widened(
+        self, vector: F32, metric: str, top_k: int, expr: Expr | None, pos: int
+    ) -> tuple[I64, F32]:
+        return self._search_excluding_shadowed(_Search(vector, None, metric, top_k, expr), pos)
+
+    def _merge(self, per_source: list[Candidates], metric: str, top_k: int) -> list[Hit]:
         """The best ``top_k`` candidates by score, ties by id, one per id.
 
         Sorted by score alone first (one stable argsort): ids are read only for the
         candidates walked (about ``top_k``), and sorted only within a run of equal scores.
         """
         if len(per_source) == 1:  # one source: already best first
-            pos, rows, scores = per_source[0]
-            row_list, score_list = rows.tolist(), scores.tolist()
-            src = self.sources[pos]
-            ids = src.ids_at(row_list)
-            if len(set(ids)) == len(ids) and all(a != b for a, b in itertools.pairwise(score_list)):
-                hits = zip(score_list, ids, row_list, strict=True)
-                return [Hit(score, rid, src, row) for score, rid, row in hits][:top_k]
-            positions = [pos] * len(rows)
-        else:
-            all_scores = np.concatenate([s for _p, _r, s in per_source])
-            keys = -all_scores if higher_is_better(metric) else all_scores
-            order = np.argsort(keys, kind="stable")
-            positions = np.repeat(
-                [p for p, _r, _s in per_source], [len(r) for _p, r, _s in per_source]
-            )[order].tolist()
-            row_list = np.concatenate([r for _p, r, _s in per_source])[order].tolist()
-            score_list = all_scores[order].tolist()
-        return self._walk(positions, row_list, score_list, top_k)
+            return self._hits_of(*per_source[0], top_k)
+        all_scores = np.concatenate([s for _p, _r, s in per_source])
+        keys = -all_scores if higher_is_better(metric) else all_scores
+        order = np.argsort(keys, kind="stable")
+        positions = np.repeat(
+            [p for p, _r, _s in per_source], [len(r) for _p, r, _s in per_source]
+        )[order].tolist()
+        row_list = np.concatenate([r for _p, r, _s in per_source])[order].tolist()
+        return self._walk(positions, row_list, all_scores[order].tolist(), top_k)
+
+    def _hits_of(self, pos: int, rows: I64, scores: F32, top_k: int) -> list[Hit]:
+        """Hits of one source's candidates (best first): as they are when no two share a
+        score or an id (sorted, so equal scores would be neighbours), else :meth:`_walk`."""
+        row_list, score_list = rows.tolist(), scores.tolist()
+        src = self.sources[pos]
+        ids = src.ids_at(row_list)
+        n = len(ids)
+        if len(set(ids)) == n and len(set(score_list)) == n:
+            return list(map(Hit, score_list, ids, itertools.repeat(src, n), row_list))[:top_k]
+        return self._walk([pos] * n, row_list, score_list, top_k)
 
     def _walk(
         self, positions: list[int], rows: list[int], scores: list[float], top_k: int
@@ -319,74 +343,7 @@ class NamespaceView:
             start = end
         return out
 
-    # --- many queries at once ------------------------------------------------------------
-    def query_batch(
-        self,
-        *,
-        vectors: F32,
-        metric: str,
-        top_k: int,
-        expr: Expr | None,
-        executor: Executor | None = None,
-    ) -> list[list[Hit]]:
-        """:meth:`query` of every row of ``vectors`` (an (n, d) float32 matrix), each
-        source searched once per block of :data:`BATCH_BLOCK_QUERIES` queries (one
-        matrix product, one faiss call); blocks run on ``executor`` when given (the
-        query pool: its size is the batch's thread budget)."""
-        n = len(vectors)
-        if top_k <= 0 or not self._searched or n == 0:
-            return [[] for _ in range(n)]
-        run = functools.partial(self._query_block, metric=metric, top_k=top_k, expr=expr)
-        blocks = [vectors[i : i + BATCH_BLOCK_QUERIES] for i in range(0, n, BATCH_BLOCK_QUERIES)]
-        if executor is None:
-            return [hits for block in blocks for hits in run(block)]
-        futures = [executor.submit(run, block) for block in blocks]
-        return [hits for future in futures for hits in future.result()]
 
-    def _query_block(
-        self, vectors: F32, *, metric: str, top_k: int, expr: Expr | None
-    ) -> list[list[Hit]]:
-        per_query: list[list[_Candidates]] = [[] for _ in range(len(vectors))]
-        for pos in self._searched:
-            for i, (rows, scores) in enumerate(
-                self._gather_batch(vectors, metric, top_k, expr, pos)
-            ):
-                per_query[i].append((pos, rows, scores))
-        return [self._merge(c, metric, top_k) for c in per_query]
-
-    def _gather_batch(
-        self, vectors: F32, metric: str, top_k: int, expr: Expr | None, pos: int
-    ) -> list[tuple[I64, F32]]:
-        """:meth:`_gather` of every query: one batch search of the source, and one more
-        (superseded rows left out) for the queries whose best rows were superseded."""
-        out = self._search_source_batch(vectors, metric, top_k, expr, pos, self._shadows.get(pos))
-        short = [
-            i for i, (rows, _s, exhausted) in enumerate(out) if len(rows) < top_k and not exhausted
-        ]
-        if short:
-            again = self._search_source_batch(
-                vectors[short], metric, top_k, expr, pos, self.shadowed(pos)
-            )
-            for i, found in zip(short, again, strict=True):
-                out[i] = found
-                if len(found[0]) < top_k and not found[2]:  # rare: widen query by query
-                    req = _Search(vectors[i], None, metric, top_k, expr)
-                    out[i] = (*self._search_excluding_shadowed(req, pos), True)
-        return [(rows[:top_k], scores[:top_k]) for rows, scores, _e in out]
-
-    def _search_source_batch(
-        self, vectors: F32, metric: str, k: int, expr: Expr | None, pos: int, exclude: I64 | None
-    ) -> list[tuple[I64, F32, bool]]:
-        """:meth:`_search_source` of every query, from one search of the source."""
-        found = self.sources[pos].search_batch(vectors, metric, k, expr, exclude)
-        return [self._keep_current(pos, rows, scores, k) for rows, scores in found]
-
-
-_Candidates = tuple[int, I64, F32]
-"""A source's position in the view and its candidate rows and scores, best first."""
-BATCH_BLOCK_QUERIES = 64
-"""Queries of a batch searched together (one matrix product or faiss call per source);
-the blocks of a larger batch share the query pool."""
 _sort_key = operator.itemgetter(0)
 
 

@@ -31,8 +31,9 @@ def dense_scores(matrix: F32, norms: F32, query: F32, metric: str) -> F32:
     if metric == "dotproduct":
         return dots.astype(np.float32, copy=False)
     if metric == "cosine":
-        qn = float(np.linalg.norm(query))
-        denom = norms * qn
+        denom = norms * _norm(query)
+        if len(denom) and denom.min() > 0:  # the usual case: one division, no mask
+            return (dots / denom).astype(np.float32, copy=False)
         out = np.zeros(dots.shape, dtype=np.result_type(dots, denom))
         np.divide(dots, denom, out=out, where=denom > 0)  # 0 where a norm is 0
         return out.astype(np.float32, copy=False)
@@ -41,6 +42,15 @@ def dense_scores(matrix: F32, norms: F32, query: F32, metric: str) -> F32:
         out = norms * norms - 2.0 * dots + qq
         return np.maximum(out, 0.0).astype(np.float32, copy=False)
     raise ValueError(f"unknown metric {metric!r}")
+
+
+def _norm(query: F32) -> float:
+    """``float(np.linalg.norm(query))``, bit for bit, without its dispatch (a float
+    vector's norm is ``sqrt(x.dot(x))`` in its own precision there too)."""
+    if query.dtype.kind != "f":
+        return float(np.linalg.norm(query))
+    flat = query.ravel(order="K")
+    return float(np.sqrt(flat.dot(flat)))
 
 
 def dense_scores_batch(matrix: F32, norms: F32, queries: F32, metric: str) -> F32:
@@ -86,7 +96,9 @@ def top_k_rows(scores: F32, k: int, metric: str) -> I64:
     n = len(scores)
     if k <= 0 or n == 0:
         return np.empty(0, dtype=np.int64)
-    keys = rank_keys(scores, metric)
-    part = np.argpartition(-keys, k - 1)[:k] if k < n else np.arange(n)
-    order = np.lexsort((part, -keys[part]))
+    lower_is_better = -rank_keys(scores, metric)
+    if k >= n:  # every row, best first: a stable sort keeps ties in row order
+        return lower_is_better.argsort(kind="stable").astype(np.int64, copy=False)
+    part = np.argpartition(lower_is_better, k - 1)[:k]
+    order = np.lexsort((part, lower_is_better[part]))
     return part[order].astype(np.int64)

@@ -1,7 +1,12 @@
-"""One thread budget: the query pool times BLAS threads never exceeds the cores."""
+"""One thread budget: the query pool times BLAS threads never exceeds the cores; and the
+GIL switch interval a client sets for its lifetime."""
 
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
+
+import pytest
 from threadpoolctl import threadpool_info
 
 from slabdb import EngineConfig
@@ -34,3 +39,18 @@ def test_blas_is_limited_while_a_client_is_open_and_restored_after() -> None:
     assert blas_threads() == {blas}, "still limited while another client is open"
     second.close()
     assert blas_threads() == before
+
+
+def test_the_gil_switch_interval_is_set_while_a_client_is_open_and_restored_after() -> None:
+    before = sys.getswitchinterval()
+    config = EngineConfig(background=False, switch_interval_seconds=0.0005)
+    first = Client(open_store("memory://"), config)
+    second = Client(open_store("memory://"), replace(config, switch_interval_seconds=0.002))
+    assert sys.getswitchinterval() == pytest.approx(0.0005)  # the first client's value
+    first.close()
+    assert sys.getswitchinterval() == pytest.approx(0.0005), "kept while a client is open"
+    second.close()
+    assert sys.getswitchinterval() == pytest.approx(before)
+    untouched = Client(open_store("memory://"), replace(config, switch_interval_seconds=0))
+    assert sys.getswitchinterval() == pytest.approx(before)
+    untouched.close()
