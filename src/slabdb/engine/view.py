@@ -95,6 +95,11 @@ class NamespaceView:
             tuple(self.sources[q] for q in self._searched if q < p)
             for p in range(len(self.sources))
         )
+        self._slabs_only = tuple(  # every newer non-empty source a slab: shadows cached
+            isinstance(self.sources[p], SlabSource)
+            and all(isinstance(src, SlabSource) for src in self._newer[p])
+            for p in range(len(self.sources))
+        )
 
     @staticmethod
     def _superseded_rows(older: Source, newer: Source) -> I64:
@@ -223,9 +228,12 @@ class NamespaceView:
     def _current_rows(self, position: int, rows: I64) -> npt.NDArray[np.bool_]:
         """Which of ``rows`` (of source ``position``) no newer non-empty source supersedes:
         a membership test once the view knows the source's superseded rows
-        (:meth:`shadowed`), else the rows' ids looked up in each newer source's id map
+        (:meth:`shadowed`; always when every newer source is a slab, whose pairs the
+        namespace caches), else the rows' ids looked up in each newer source's id map
         (one pass per source, the LSNs compared as arrays)."""
         known = self._shadows.get(position)
+        if known is None and self._slabs_only[position]:
+            known = self.shadowed(position)  # from the namespace's cache of slab pairs
         if known is not None:
             return ~_members(rows, known)
         keep = np.ones(len(rows), dtype=np.bool_)
