@@ -146,7 +146,7 @@ def worker_slabdb(args: argparse.Namespace, data: RealSet, oversubscribed: bool)
     ref = open_namespace(client, "ref")
     ref_settle_seconds = settle(ref)
     with Stopwatch() as compaction:
-        _compact_fully(ref)
+        compact_fully(ref)
     with Stopwatch() as ingest:
         index.upsert_arrays(ids, data.vectors, md, namespace="live", show_progress=False)
     live = open_namespace(client, "live")
@@ -284,7 +284,7 @@ def settle(ns: Any, deadline_seconds: float = 900.0, poll_seconds: float = 0.1) 
     return time.perf_counter() - started
 
 
-def _compact_fully(ns: Any) -> None:
+def compact_fully(ns: Any) -> None:
     """Merge every slab into one (the compacted reference state)."""
     from slabdb.compaction.planner import CompactionPlanner
     from slabdb.engine.maintenance import compact_once

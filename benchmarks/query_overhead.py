@@ -39,6 +39,7 @@ query passes next to the JSON.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -47,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from ann import compact_fully, open_namespace
 from common import environment, write_json
 
 K = 10
@@ -75,24 +77,9 @@ def build(n: int, store_dir: Path, kind: str) -> tuple[Any, Any]:
         index = client.Index("qo")
         ids = [f"d{i}" for i in range(n)]
         index.upsert_arrays(ids, vectors, namespace=NAMESPACE, show_progress=False)
-        _compact_fully(_namespace(client))
+        compact_fully(open_namespace(client, NAMESPACE))
         ready.write_text("1\n")
     return client, client.Index("qo")
-
-
-def _namespace(client: Any) -> Any:
-    return next(ns for _i, name, ns in client.open_namespace_entries() if name == NAMESPACE)
-
-
-def _compact_fully(ns: Any) -> None:
-    """Flush, then merge every slab into one."""
-    from slabdb.compaction.planner import CompactionPlanner
-    from slabdb.engine.maintenance import compact_once
-
-    ns.flush()
-    everything = CompactionPlanner(fanout=2, max_inputs=1 << 30, max_level=ns.config.max_level)
-    while compact_once(ns, everything):
-        pass
 
 
 class _Replay:
@@ -260,10 +247,10 @@ def main() -> None:
         store_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         client, index = build(n, store_dir, args.index)
-        ns = _namespace(client) if client.open_namespace_entries() else None
+        ns = open_namespace(client, NAMESPACE) if client.open_namespace_entries() else None
         if ns is None:  # reopened: the namespace opens on first use
             index.query(vector=queries[0], top_k=K, namespace=NAMESPACE)
-            ns = _namespace(client)
+            ns = open_namespace(client, NAMESPACE)
         build_seconds = time.perf_counter() - started
         result: dict[str, Any] = {"layout": layout(ns), "build_seconds": build_seconds}
         result.update(measure(index, ns, queries, args.rounds))
@@ -283,6 +270,8 @@ def main() -> None:
         "sizes": results,
     }
     print(f"wrote {write_json(args.out, doc)}")
+    if args.keep is None:  # the stores were only for this run
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
