@@ -1,18 +1,22 @@
-"""A slab's approximate nearest-neighbour index: faiss HNSW, always re-ranked exactly.
+"""A slab's approximate nearest-neighbour index, always re-ranked exactly.
 
 This module builds and tunes it; :mod:`slabdb.slab.ann_search` loads and searches it.
 
-Built by :class:`~slabdb.slab.builder.SlabBuilder` for dense slabs with at least
-``AnnConfig.min_rows`` live rows; stored as two extra slab sections (checksummed like
-every other section) and loaded the first time a query needs it:
+Built by :class:`~slabdb.slab.builder.SlabBuilder` for dense slabs by their live-row
+count (:func:`index_kind`): flat 4-bit PQ fast-scan codes from
+``AnnConfig.flat_min_rows``, HNSW from ``min_rows``, IVF with PQ fast-scan codes from
+``ivf_min_rows`` (:mod:`slabdb.slab.ann_ivf` for the two code indexes); stored as two
+extra slab sections (checksummed like every other section) and loaded the first time
+a query needs it:
 
 ==============  =====  ==============================================================
 section         dtype  content
 ==============  =====  ==============================================================
 ``ann_params``  bytes  JSON :class:`AnnParams` (kind, metric, M, efConstruction, the
                        tuned efSearch, rows indexed, exact-filter fraction)
-``ann_index``   |u1    ``faiss.serialize_index`` of ``IndexIDMap(IndexHNSWFlat)``;
-                       faiss ids are slab row numbers; only live rows are indexed
+``ann_index``   |u1    ``faiss.serialize_index`` of ``IndexIDMap(IndexHNSWFlat)`` or
+                       of the IVF/flat fast-scan index; faiss ids are slab row
+                       numbers; only live rows are indexed
 ==============  =====  ==============================================================
 
 The graph lives in the space of the slab's metric: cosine indexes unit-normalized
