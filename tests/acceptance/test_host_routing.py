@@ -25,7 +25,7 @@ from pinecone import Pinecone, RetryConfig, ServerlessSpec
 from pinecone.errors import PineconeError
 from slabdb_server_process import ServerProcess
 
-from slabdb.testing.net import pipe
+from slabdb.testing.net import accept_forever, pipe
 
 SPEC = ServerlessSpec(cloud="aws", region="us-east-1")
 DOMAIN = "slabdb.test"
@@ -39,15 +39,10 @@ class NameProxy:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.targets: list[str] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        accept_forever(self.sock, self._spawn)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+    def _spawn(self, client: socket.socket) -> None:
+        threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
         head = b""

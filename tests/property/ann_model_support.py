@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 from test_engine_model import WORDS
 
 from slabdb.slab.ann import FLAT_KIND, HNSW_KIND, AnnParams
-from slabdb.slab.ann_ivf import FAST_SCAN_CODE_COST, IVF_KIND, nprobe_for, rerank_count
-from slabdb.slab.ann_search import GATHERED_ROW_COST
+from slabdb.slab.ann_ivf import IVF_KIND
 from slabdb.slab.reader import SlabReader
 
 DIM = 8
@@ -31,7 +30,7 @@ LAYOUTS = {FLAT_KIND: 800, HNSW_KIND: 1000, "ivf": 4000}
 """Bulk records per layout: one 800-row L0 slab (flat codes), one 1,000-row L0 slab
 (HNSW), or four 1,000-row L0 slabs (HNSW) compacted into one 4,000-row L1 slab (IVF-PQ)."""
 KIND = {FLAT_KIND: FLAT_KIND, HNSW_KIND: HNSW_KIND, "ivf": IVF_KIND}
-"""The index label (:func:`index_label`) a fresh layout's slabs carry."""
+"""The index label (``AnnParams.label``) a fresh layout's slabs carry."""
 MAX_BULK = max(LAYOUTS.values())
 CLUSTERS = 8
 CENTRES = (2.0 * np.random.default_rng(7).standard_normal((CLUSTERS, DIM))).astype(np.float32)
@@ -88,20 +87,6 @@ def index_params(reader: SlabReader) -> AnnParams:
     ann = reader.ann_index()
     assert ann is not None
     return ann.params
-
-
-def index_label(params: AnnParams) -> str:
-    """``flat`` for an IVF-PQ index with one list, else the stored kind."""
-    return FLAT_KIND if params.kind == IVF_KIND and params.nlist == 1 else params.kind
-
-
-def codes_cost(params: AnnParams) -> float:
-    """An unfiltered top-10 search of PQ codes (flat or IVF) in rows of an exact scan:
-    6 x the tuned re-rank depth plus the codes its nprobe scans at 1/16 of a row each
-    (``AnnIndex._search_cost``, written out)."""
-    nprobe = nprobe_for(params.ef_search, 10, 1.0, params.nlist)
-    scanned = nprobe * params.rows / params.nlist
-    return GATHERED_ROW_COST * rerank_count(10, params.rerank) + FAST_SCAN_CODE_COST * scanned
 
 
 def better(metric: str, a: float, b: float) -> bool:

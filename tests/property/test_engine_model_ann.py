@@ -73,8 +73,6 @@ from ann_model_support import (
     better,
     bulk_ids,
     bulk_records,
-    codes_cost,
-    index_label,
     index_params,
     layout_vectors,
     query_vectors,
@@ -96,7 +94,7 @@ from test_engine_model import (
 from slabdb.core.config import AnnConfig
 from slabdb.engine.sources import SlabSource, Source
 from slabdb.slab.ann import HNSW_KIND
-from slabdb.slab.ann_search import AnnIndex
+from slabdb.slab.ann_search import AnnIndex, search_cost
 from slabdb.slab.reader import SlabReader
 
 ANN = AnnConfig(
@@ -172,7 +170,7 @@ class EngineWithAnnVsModel(EngineVsModel):
         self.index.flush()
         if layout == "ivf":
             self.index.compact()
-        kinds = {index_label(index_params(r)) for r in self._index_slabs()}
+        kinds = {index_params(r).label for r in self._index_slabs()}
         event(f"layout {layout}, {self.metric}: indexes {sorted(kinds)}")
         kind = KIND[layout]
         assert not fresh or kind in kinds, (layout, kinds)
@@ -186,7 +184,7 @@ class EngineWithAnnVsModel(EngineVsModel):
             assert kind != HNSW_KIND, "no probe query went through hnsw"
             for slab in self._index_slabs():
                 params = index_params(slab)
-                assert index_label(params) != kind or codes_cost(params) > slab.n, params
+                assert params.label != kind or search_cost(params, 10, 1.0) > slab.n, params
             event(f"{layout}: tuned re-rank depth too large for the codes to pay")
 
     @precondition(lambda self: len(self.model) < FEW_ROWS)
@@ -212,7 +210,7 @@ class EngineWithAnnVsModel(EngineVsModel):
             if ann is None or ann in self._spied:
                 continue
             self._spied.add(ann)
-            propose, kind = ann.propose, index_label(ann.params)
+            propose, kind = ann.propose, ann.params.label
 
             def counted(*args: Any, _propose: Any = propose, _kind: str = kind, **kw: Any) -> Any:
                 rows = _propose(*args, **kw)

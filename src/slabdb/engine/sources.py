@@ -246,7 +246,7 @@ class SlabSource(Source):
         expr: Expr | None,
         exclude: I64 | None = None,
     ) -> tuple[I64, F32]:
-        if expr is not None and not self.may_match(expr):
+        if not self.may_match(expr):
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
         return self.reader.search(
             vector=vector,

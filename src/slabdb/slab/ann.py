@@ -98,6 +98,11 @@ class AnnParams:
     rerank: int = 0
     """IVF only: the tuned re-rank depth (candidates re-scored exactly) for k = 10."""
 
+    @property
+    def label(self) -> str:
+        """The kind as the docs name it: ``flat`` for an ``ivfpq`` index of one list."""
+        return FLAT_KIND if self.kind == ivf.IVF_KIND and self.nlist == 1 else self.kind
+
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
 

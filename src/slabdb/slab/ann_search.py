@@ -103,14 +103,7 @@ class AnnIndex:
         return cost
 
     def _search_cost(self, k: int, selectivity: float) -> float:
-        """An ANN search's cost in rows of an exact whole-slab scan."""
-        p = self.params
-        if not self.is_ivf:
-            return p.exact_rows_per_ef * ef_for(p.ef_search, candidate_count(k), selectivity)
-        nprobe = ivf.nprobe_for(p.ef_search, k, selectivity, p.nlist)
-        scanned = ivf.scanned_codes(nprobe, p.rows, p.nlist)
-        depth = ivf.rerank_count(k, p.rerank)
-        return GATHERED_ROW_COST * depth + ivf.FAST_SCAN_CODE_COST * scanned
+        return search_cost(self.params, k, selectivity)
 
     def candidates(
         self, query: F32, k: int, allowed_bits: npt.NDArray[np.uint8] | None, selectivity: float
@@ -159,6 +152,18 @@ class AnnIndex:
         if selector is None:
             self._unfiltered_params[width] = params
         return params
+
+
+def search_cost(params: AnnParams, k: int, selectivity: float) -> float:
+    """A top-``k`` search of the index ``params`` describes, in rows of an exact
+    whole-slab scan: the widened beam of a graph, or the re-rank depth (6 a row) plus
+    the scanned codes (1/16 a code) of IVF and flat codes."""
+    if params.kind != ivf.IVF_KIND:
+        return params.exact_rows_per_ef * ef_for(params.ef_search, candidate_count(k), selectivity)
+    nprobe = ivf.nprobe_for(params.ef_search, k, selectivity, params.nlist)
+    scanned = ivf.scanned_codes(nprobe, params.rows, params.nlist)
+    depth = ivf.rerank_count(k, params.rerank)
+    return GATHERED_ROW_COST * depth + ivf.FAST_SCAN_CODE_COST * scanned
 
 
 def ef_for(tuned: int, k: int, selectivity: float) -> int:

@@ -16,13 +16,13 @@ import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import httpx
 
+from slabdb.testing.net import follow
 from slabdb.testing.postgres import TEST_ROLE, PostgresServer
 from slabdb.testing.server import free_port_range
 
@@ -75,13 +75,10 @@ class Node:
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env
         )
-        threading.Thread(target=self._drain, daemon=True).start()
+        follow(self.proc.stdout, self._append)
 
-    def _drain(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        with contextlib.suppress(ValueError, OSError):
-            for line in self.proc.stdout:
-                self.output += line
+    def _append(self, line: str) -> None:
+        self.output += line
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         assert self.proc is not None

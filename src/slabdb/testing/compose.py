@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 import yaml
 
-from slabdb.testing.net import pipe
+from slabdb.testing.net import accept_forever, follow, pipe
 
 _VARIABLE = re.compile(r"\$\{(\w+)(:-([^}]*))?\}")
 _ENTRYPOINT = re.compile(r"^ENTRYPOINT\s+(\[.*\])\s*$", re.M)
@@ -167,23 +167,18 @@ class TcpBalancer:
         self.port: int = self.sock.getsockname()[1]
         self.connections = dict.fromkeys(upstreams, 0)
         self._next = itertools.cycle(upstreams)
-        threading.Thread(target=self._accept, daemon=True).start()
+        accept_forever(self.sock, self._forward)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            upstream_port = next(self._next)
-            self.connections[upstream_port] += 1
-            try:
-                upstream = socket.create_connection(("127.0.0.1", upstream_port))
-            except OSError:
-                client.close()
-                continue
-            threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
-            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+    def _forward(self, client: socket.socket) -> None:
+        upstream_port = next(self._next)
+        self.connections[upstream_port] += 1
+        try:
+            upstream = socket.create_connection(("127.0.0.1", upstream_port))
+        except OSError:
+            client.close()
+            return
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
 
     def close(self) -> None:
         self.sock.close()
@@ -205,14 +200,11 @@ class ServiceProcess:
             self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env=self.env, cwd=self.cwd,
         )  # fmt: skip
-        threading.Thread(target=self._drain, daemon=True).start()
+        follow(self.proc.stdout, self._append)
         return self
 
-    def _drain(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        with contextlib.suppress(ValueError, OSError):
-            for line in self.proc.stdout:
-                self.output += line
+    def _append(self, line: str) -> None:
+        self.output += line
 
     @property
     def running(self) -> bool:

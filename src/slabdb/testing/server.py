@@ -6,7 +6,6 @@ with ServerProcess(data=tmp_path) as srv:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import re
@@ -15,12 +14,13 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from slabdb.testing.net import follow
 
 PORT_SPAN = 40
 """Ports base..base+PORT_SPAN must be free: the base port and one per index."""
@@ -94,16 +94,12 @@ class ServerProcess:
         if not self.api_key:
             key_file = self.data / "_control" / "default-api-key"
             self.api_key = key_file.read_text().strip()
-        threading.Thread(target=self._drain, daemon=True).start()
+        follow(self.proc.stdout, self._append)
         httpx.get(self.url + "/health", timeout=5, verify=self.verify()).raise_for_status()
         return self
 
-    def _drain(self) -> None:
-        """Keep reading the server's output so a full pipe never blocks it."""
-        assert self.proc is not None and self.proc.stdout is not None
-        with contextlib.suppress(ValueError, OSError):
-            for line in self.proc.stdout:
-                self.output += line
+    def _append(self, line: str) -> None:
+        self.output += line
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         assert self.proc is not None

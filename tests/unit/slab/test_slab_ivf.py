@@ -87,6 +87,10 @@ def test_slabs_from_flat_min_rows_below_min_rows_get_one_list_of_codes() -> None
     flat = SlabReader.from_bytes(build("cosine", FLAT))
     params = params_of(flat)
     assert params["kind"] == IVF_KIND and params["nlist"] == 1 and params["ef_search"] == 1
+    index = flat.ann_index()
+    assert index is not None and index.params.label == FLAT_KIND
+    big = SlabReader.from_bytes(build("cosine"))
+    assert big.ann_index().params.label == IVF_KIND  # type: ignore[union-attr]
     assert int(params["rerank"]) in FLAT_RERANK_LADDER  # type: ignore[call-overload]
     assert float(params["tuned_recall"]) >= FLAT.target_recall  # type: ignore[arg-type]
     for off in (AnnConfig(flat_min_rows=0, min_rows=N + 1), AnnConfig(flat_min_rows=N + 1)):
