@@ -107,6 +107,10 @@ def layouts(base: np.ndarray, queries: np.ndarray, gt: np.ndarray) -> dict[str, 
         "1 flat over all rows, depth 100": measure(
             lambda q: one.search(q, depth, params=params)[1][0], base, queries, gt, True
         ),
+        f"{len(parts)} x 10k flat, faiss search only": measure(ten, base, queries, gt, False),
+        "1 flat over all rows, faiss search only": measure(
+            lambda q: one.search(q, depth, params=params)[1][0], base, queries, gt, False
+        ),
     }
     rng = np.random.default_rng(1)
     for share in (0.5, 0.1):
