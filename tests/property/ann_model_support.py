@@ -26,10 +26,15 @@ from slabdb.slab.reader import SlabReader
 DIM = 8
 """8-d, not the base machine's 4: PQ codes of 4-d vectors (2 x 4 bits) rank so coarsely
 that the tuned re-rank depth makes the exact search cheaper on every slab this size."""
-LAYOUTS = {FLAT_KIND: 800, HNSW_KIND: 1000, "ivf": 4000}
-"""Bulk records per layout: one 800-row L0 slab (flat codes), one 1,000-row L0 slab
-(HNSW), or four 1,000-row L0 slabs (HNSW) compacted into one 4,000-row L1 slab (IVF-PQ)."""
-KIND = {FLAT_KIND: FLAT_KIND, HNSW_KIND: HNSW_KIND, "ivf": IVF_KIND}
+GROUP_LAYOUT = "flat-group"
+LAYOUTS = {FLAT_KIND: 800, GROUP_LAYOUT: 1600, HNSW_KIND: 1000, "ivf": 4000}
+"""Bulk records per layout: one 800-row L0 slab (flat codes), two 800-row L0 slabs of
+flat codes with one codebook (searched as one index: ``slabdb.engine.code_groups``),
+one 1,000-row L0 slab (HNSW), or four 1,000-row L0 slabs (HNSW) compacted into one
+4,000-row L1 slab (IVF-PQ)."""
+FLUSHES = {GROUP_LAYOUT: 2}
+"""Flushes a layout's bulk is split into (one if not listed)."""
+KIND = {FLAT_KIND: FLAT_KIND, GROUP_LAYOUT: FLAT_KIND, HNSW_KIND: HNSW_KIND, "ivf": IVF_KIND}
 """The index label (``AnnParams.label``) a fresh layout's slabs carry."""
 MAX_BULK = max(LAYOUTS.values())
 CLUSTERS = 8
@@ -56,7 +61,7 @@ query_vectors = vectors | near_centre
 
 def layout_vectors(layout: str, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` vectors of ``layout``'s distribution (also the probe queries)."""
-    if layout == FLAT_KIND:
+    if layout in (FLAT_KIND, GROUP_LAYOUT):
         halves = rng.integers(0, HALF_CENTRES.shape[1], (2, n))
         centres = np.concatenate([HALF_CENTRES[0][halves[0]], HALF_CENTRES[1][halves[1]]], axis=1)
         return (centres + FLAT_NOISE * rng.standard_normal((n, DIM))).astype(np.float32)

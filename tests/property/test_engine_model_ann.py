@@ -66,6 +66,8 @@ from typing import Any
 import numpy as np
 from ann_model_support import (
     DIM,
+    FLUSHES,
+    GROUP_LAYOUT,
     KIND,
     LAYOUTS,
     MAX_BULK,
@@ -92,6 +94,7 @@ from test_engine_model import (
 )
 
 from slabdb.core.config import AnnConfig
+from slabdb.engine import code_groups
 from slabdb.engine.sources import SlabSource, Source
 from slabdb.slab.ann import HNSW_KIND
 from slabdb.slab.ann_search import AnnIndex, search_cost
@@ -118,6 +121,8 @@ RECALL_FLOOR = 0.9
 """Mean tie-aware recall@k of a run's index-answered queries (8-d data; the runs
 measured ~0.95-1.0, see the ``mean recall of a run`` events)."""
 FETCH_STRIDE = 31
+GROUP_ANSWERS = "flat group"
+"""The key of ``answers`` counting queries a group of flat slabs answered as one index."""
 SETUPS = list(itertools.product(["cosine", "euclidean", "dotproduct"], LAYOUTS))
 """(metric, layout) of a run, drawn as one choice of the nine (two independent draws
 gave the derandomized default run only 2 IVF runs of 15)."""
@@ -134,6 +139,7 @@ class EngineWithAnnVsModel(EngineVsModel):
         self.answers: Counter[str] = Counter()
         """Queries answered through an index, by index kind."""
         self.steps = 0
+        self._group_search: Any = None
         self._spied: weakref.WeakSet[AnnIndex] = weakref.WeakSet()
         self._live_metadata: weakref.WeakKeyDictionary[SlabReader, list[dict[str, Any]]] = (
             weakref.WeakKeyDictionary()
@@ -156,6 +162,8 @@ class EngineWithAnnVsModel(EngineVsModel):
                     event(f"mean recall < 0.95: {self.metric}, {dict(self.answers)}")
                 assert mean >= RECALL_FLOOR, (mean, sorted(self.recalls)[:10])
         finally:
+            if self._group_search is not None:
+                code_groups.search_group = self._group_search
             super().teardown()
 
     # --- bulk data and the index slabs ---------------------------------------------------
@@ -164,16 +172,23 @@ class EngineWithAnnVsModel(EngineVsModel):
         ``fresh`` namespace (no older slabs, no superseded rows) the layout's index must
         exist and answer the probe."""
         ids, vecs, mds = bulk_records(layout, LAYOUTS[layout], seed)
-        self.index.upsert_arrays(ids, vecs, mds, show_progress=False)  # 1,000 per WAL entry
+        step = -(-len(ids) // FLUSHES.get(layout, 1))
+        for start in range(0, len(ids), step):  # 1,000 per WAL entry, a flush per part
+            part = slice(start, start + step)
+            self.index.upsert_arrays(ids[part], vecs[part], mds[part], show_progress=False)
+            self.index.flush()
         for rid, vec, md in zip(ids, vecs, mds, strict=True):
             self.model[rid] = {"values": vec, "metadata": dict(md), "sparse": None}
-        self.index.flush()
         if layout == "ivf":
             self.index.compact()
         kinds = {index_params(r).label for r in self._index_slabs()}
         event(f"layout {layout}, {self.metric}: indexes {sorted(kinds)}")
         kind = KIND[layout]
         assert not fresh or kind in kinds, (layout, kinds)
+        if fresh and layout == GROUP_LAYOUT:
+            books = {index_params(r).codebook for r in self._index_slabs()}
+            assert len(self._index_slabs()) == 2 and len(books) == 1, books
+            kind = GROUP_ANSWERS
         before = self.answers[kind]
         probe = layout_vectors(layout, PROBE_QUERIES, np.random.default_rng(seed + 1))
         for q, flt in zip(probe, itertools.cycle(PROBE_FILTERS)):
@@ -204,7 +219,17 @@ class EngineWithAnnVsModel(EngineVsModel):
         ]
 
     def _spy_on_indexes(self) -> None:
-        """Count the queries an index answers (``propose`` not None) on this instance."""
+        """Count the queries an index answers (``propose`` not None) on this instance,
+        and those a group of slabs sharing a codebook answers (``search_group``)."""
+        if self._group_search is None:
+            self._group_search = search = code_groups.search_group
+
+            def grouped(*args: Any, **kw: Any) -> Any:
+                found = search(*args, **kw)
+                self.answers[GROUP_ANSWERS] += found is not None and bool(found[1])
+                return found
+
+            code_groups.search_group = grouped  # type: ignore[assignment]
         for reader in self._index_slabs():
             ann = reader.ann_index()
             if ann is None or ann in self._spied:

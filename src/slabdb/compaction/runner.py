@@ -60,9 +60,10 @@ def slab_of_rows(
     level: int,
     rows: SlabRows,
     ann: AnnConfig | None,
+    codebook: Any = None,
 ) -> BuiltSlab | None:
     """The slab of ``rows`` spooled (:func:`_spooled`); ``rows.vectors`` is scratch the
-    builder uses in place."""
+    builder uses in place; ``codebook``: trained flat-code quantizers to reuse."""
     if not rows.ids:
         return None
     layout = SlabBuilder.layout(
@@ -77,6 +78,7 @@ def slab_of_rows(
         level=level,
         ann=ann,
         consume_vectors=True,
+        codebook=codebook,
     )
     data, stats = _spooled(layout)
     slab_id = uuid.uuid4().hex
@@ -113,8 +115,11 @@ def build_slab(
     level: int,
     versions: Sequence[RecordVersion],
     ann: AnnConfig | None = None,
+    codebook: Any = None,
 ) -> BuiltSlab | None:
-    """An immutable slab holding ``versions`` (one per id), or None if there are none."""
+    """An immutable slab holding ``versions`` (one per id), or None if there are none;
+    its flat codes, if it gets them, reuse ``codebook`` (an L0 flush passes the newest
+    flat slab's, so a namespace's L0 slabs can be searched as one index)."""
     vectors = None
     if _dense(spec) and versions:
         assert spec.dimension is not None
@@ -130,7 +135,7 @@ def build_slab(
         metadata=[v.metadata for v in versions],
         sparse=[v.sparse for v in versions],
     )
-    return slab_of_rows(prefix, spec, level, rows, ann)
+    return slab_of_rows(prefix, spec, level, rows, ann, codebook)
 
 
 def merge_slabs(

@@ -29,6 +29,7 @@ from slabdb.core.errors import CorruptionError, StaleNamespaceError
 from slabdb.core.ops import Op, WalEntry
 from slabdb.core.values import IndexSpec, RecordVersion
 from slabdb.engine.apply import apply_entry, current_version
+from slabdb.engine.code_groups import CodeGroupCache
 from slabdb.engine.gc_state import GcState
 from slabdb.engine.group_commit import GroupCommitter
 from slabdb.engine.publish import ManifestPublisher, import_plan
@@ -84,6 +85,7 @@ class Namespace:
         self._applied_lsn = 0
         self._view: NamespaceView | None = None
         self._pair_cache: dict[tuple[str, str], Any] = {}
+        self._code_cache = CodeGroupCache()
         self._synced_at = 0.0
         self.gc_state = GcState()
         self.refreshed_at = 0.0
@@ -160,7 +162,9 @@ class Namespace:
                 ]
                 for entry in reversed(self._manifest.slabs):
                     sources.append(SlabSource(self._readers[entry.id], entry.id))
-                self._view = NamespaceView(sources, self._pair_cache, self._applied_lsn)
+                self._view = NamespaceView(
+                    sources, self._pair_cache, self._applied_lsn, self._code_cache
+                )
             return self._view
 
     def stats(self) -> dict[str, Any]:
@@ -207,6 +211,7 @@ class Namespace:
         with self._lock:
             self._manifest, self._etag, self._readers = ManifestRecord(), None, {}
             self._pair_cache = {}
+            self._code_cache.clear()
             self._active = Memtable(self._dim)
             self._frozen = []
             self._applied_lsn = 0
@@ -356,7 +361,9 @@ class Namespace:
                 self._flush_one(mem)
 
     def _flush_one(self, mem: Memtable) -> None:
-        built = build_slab(self.prefix, self.spec, 0, mem.latest_versions(), self.config.ann)
+        built = build_slab(
+            self.prefix, self.spec, 0, mem.latest_versions(), self.config.ann, self._codebook()
+        )
 
         def plan(manifest: ManifestRecord) -> ManifestRecord | None:
             if manifest.checkpoint_lsn >= mem.max_lsn:  # another process flushed these LSNs
@@ -371,6 +378,19 @@ class Namespace:
             if mem in self._frozen:
                 self._frozen.remove(mem)
                 self._view = None
+
+    def _codebook(self) -> Any:
+        """The trained quantizers of the newest slab with an ANN index, if it is flat
+        codes: the next L0 slab's flat codes reuse them, so the namespace's L0 slabs hold
+        comparable codes and are searched as one index (:mod:`slabdb.engine.code_groups`)."""
+        manifest, readers = self.manifest_and_readers()
+        for entry in reversed(manifest.slabs):
+            reader = readers.get(entry.id)
+            if reader is None or not reader.has_ann:
+                continue
+            ann = reader.ann_index()
+            return ann.empty_copy() if ann is not None and ann.codebook else None
+        return None
 
     def reserve_lsn(self) -> int:
         """Log an entry of no operations on its own (never grouped with other writes) and

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from slabdb.core.values import RecordVersion, SparseVector
 from slabdb.core.visibility import newest, newest_per_id
-from slabdb.engine import view_batch
+from slabdb.engine import code_groups, view_batch
 from slabdb.engine.sources import SlabSource, Source
 from slabdb.engine.view_batch import BATCH_BLOCK_QUERIES as BATCH_BLOCK_QUERIES
 from slabdb.engine.view_batch import Candidates
@@ -81,8 +81,10 @@ class NamespaceView:
         sources: Sequence[Source],
         pair_cache: dict[tuple[str, str], npt.NDArray[np.int64]] | None = None,
         applied_lsn: int = 0,
+        code_cache: code_groups.CodeGroupCache | None = None,
     ) -> None:
         self.sources = _visible(sources)
+        self._code_cache = code_cache if code_cache is not None else code_groups.CodeGroupCache()
         self.applied_lsn = applied_lsn
         """Every write up to this LSN is visible in this view."""
         self._pair_cache = pair_cache if pair_cache is not None else {}
@@ -100,6 +102,16 @@ class NamespaceView:
             and all(isinstance(src, SlabSource) for src in self._newer[p])
             for p in range(len(self.sources))
         )
+
+    @property
+    def searched_positions(self) -> tuple[int, ...]:
+        """Positions of the non-empty sources (the ones a query searches)."""
+        return self._searched
+
+    @functools.cached_property
+    def code_groups(self) -> tuple[code_groups.CodeGroup, ...]:
+        """Slabs whose flat codes share a codebook, each group searched as one index."""
+        return code_groups.view_groups(self, self._code_cache)
 
     @staticmethod
     def _superseded_rows(older: Source, newer: Source) -> I64:
@@ -193,7 +205,8 @@ class NamespaceView:
             rows, scores = self.sources[pos].search(vector, sparse, metric, top_k, expr)
             return self._merge([(pos, rows, scores)], metric, top_k)
         request = _Search(vector, sparse, metric, top_k, expr)
-        return self._merge(self._scatter(request, executor), metric, top_k)
+        grouped, covered = code_groups.search_groups(self, request)
+        return self._merge(grouped + self._scatter(request, executor, covered), metric, top_k)
 
     def query_batch(
         self,
@@ -210,14 +223,19 @@ class NamespaceView:
             self, vectors=vectors, metric=metric, top_k=top_k, expr=expr, executor=executor
         )
 
-    def _scatter(self, req: _Search, executor: Executor | None) -> list[Candidates]:
-        """(position, candidates) of every non-empty source; on the pool only when two or
-        more sources pay for it.
+    def _scatter(
+        self, req: _Search, executor: Executor | None, skip: frozenset[int] = frozenset()
+    ) -> list[Candidates]:
+        """(position, candidates) of every non-empty source not in ``skip``; on the pool
+        only when two or more sources pay for it.
 
         Sources worth a thread (:attr:`Source.worth_a_thread`) go to the pool, the rest
         run inline meanwhile; one big source and a handful of small ones run inline.
         """
         positions, heavy = self._searched, self._heavy
+        if skip:
+            positions = tuple(p for p in positions if p not in skip)
+            heavy = tuple(p for p in heavy if p not in skip)
         if executor is None or len(heavy) < 2:
             return [(p, *self._gather(req, p)) for p in positions]
         run = functools.partial(self._gather, req)
@@ -225,15 +243,21 @@ class NamespaceView:
         inline = {p: run(p) for p in positions if p not in futures}
         return [(p, *(inline[p] if p in inline else futures[p].result())) for p in positions]
 
-    def _current_rows(self, position: int, rows: I64) -> npt.NDArray[np.bool_]:
+    def known_shadows(self, position: int) -> I64 | None:
+        """The source's superseded rows when they are known or cheap (every newer source
+        a slab, whose pairs the namespace caches), else None."""
+        known = self._shadows.get(position)
+        if known is None and self._slabs_only[position]:
+            known = self.shadowed(position)
+        return known
+
+    def current_rows(self, position: int, rows: I64) -> npt.NDArray[np.bool_]:
         """Which of ``rows`` (of source ``position``) no newer non-empty source supersedes:
         a membership test once the view knows the source's superseded rows
         (:meth:`shadowed`; always when every newer source is a slab, whose pairs the
         namespace caches), else the rows' ids looked up in each newer source's id map
         (one pass per source, the LSNs compared as arrays)."""
-        known = self._shadows.get(position)
-        if known is None and self._slabs_only[position]:
-            known = self.shadowed(position)  # from the namespace's cache of slab pairs
+        known = self.known_shadows(position)
         if known is not None:
             return ~_members(rows, known)
         keep = np.ones(len(rows), dtype=np.bool_)
@@ -255,12 +279,12 @@ class NamespaceView:
             keep &= ~(held & (newer_lsns > lsns))  # visibility's rule: the higher LSN wins
         return keep
 
-    def _keep_current(self, pos: int, rows: I64, scores: F32, k: int) -> tuple[I64, F32, bool]:
+    def keep_current(self, pos: int, rows: I64, scores: F32, k: int) -> tuple[I64, F32, bool]:
         """(current rows of a source's top ``k``, their scores, the source exhausted)."""
         exhausted = len(rows) < k
         if not self._newer[pos]:  # nothing newer can supersede a row of this source
             return rows, scores, exhausted
-        keep = self._current_rows(pos, rows)
+        keep = self.current_rows(pos, rows)
         return rows[keep], scores[keep], exhausted
 
     def _search_source(
@@ -269,7 +293,7 @@ class NamespaceView:
         """(current rows among the source's top ``k``, their scores, exhausted)."""
         src = self.sources[pos]
         rows, scores = src.search(req.vector, req.sparse, req.metric, k, req.expr, exclude)
-        return self._keep_current(pos, rows, scores, k)
+        return self.keep_current(pos, rows, scores, k)
 
     def _gather(self, req: _Search, pos: int) -> tuple[I64, F32]:
         """The source's best ``top_k`` current (rows, scores)."""

@@ -96,4 +96,4 @@ def _search_source_batch(
 ) -> list[tuple[I64, F32, bool]]:
     """The view's ``_search_source`` of every query, from one search of the source."""
     found = view.sources[pos].search_batch(vectors, metric, k, expr, exclude)
-    return [view._keep_current(pos, rows, scores, k) for rows, scores in found]
+    return [view.keep_current(pos, rows, scores, k) for rows, scores in found]

@@ -35,6 +35,7 @@ efSearch grows along :data:`EF_LADDER` until recall@10 reaches ``target_recall``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -97,6 +98,9 @@ class AnnParams:
     """IVF only: inverted lists (``ef_search`` then holds the tuned nprobe)."""
     rerank: int = 0
     """IVF only: the tuned re-rank depth (candidates re-scored exactly) for k = 10."""
+    codebook: str = ""
+    """Flat codes only: :func:`codebook_id` of the trained quantizers.  Slabs of one
+    namespace that share it hold comparable codes (one index can search them all)."""
 
     @property
     def label(self) -> str:
@@ -156,11 +160,19 @@ def index_kind(live_rows: int, config: AnnConfig) -> str | None:
 
 
 def build_ann_sections(
-    vectors: F32, deleted: npt.NDArray[np.bool_], metric: str, config: AnnConfig | None
+    vectors: F32,
+    deleted: npt.NDArray[np.bool_],
+    metric: str,
+    config: AnnConfig | None,
+    codebook: Any = None,
 ) -> dict[str, Any]:
     """The ANN sections for a dense slab, or ``{}`` when it is too small, ANN is off, or
     the index cannot reach ``config.target_recall`` on this data (then the slab is
-    searched exactly): IVF-PQ fast-scan from ``config.ivf_min_rows`` live rows, HNSW below."""
+    searched exactly): IVF-PQ fast-scan from ``config.ivf_min_rows`` live rows, HNSW below.
+
+    ``codebook``: an empty trained flat index (:meth:`AnnIndex.empty_copy
+    <slabdb.slab.ann_search.AnnIndex.empty_copy>` of a newer slab's) that flat codes
+    reuse instead of training their own, unless it misses the recall goal here."""
     if config is None or not config.enabled:
         return {}
     live_rows = np.flatnonzero(~np.asarray(deleted, dtype=np.bool_)).astype(np.int64)
@@ -170,7 +182,11 @@ def build_ann_sections(
     if kind == HNSW_KIND:
         index, params = _build_hnsw(vectors, live_rows, metric, config)
     else:
-        index, params = _build_ivf(vectors, live_rows, metric, config, flat=kind == FLAT_KIND)
+        flat = kind == FLAT_KIND
+        reused = codebook if flat and _fits(codebook, vectors, metric) else None
+        index, params = _build_ivf(vectors, live_rows, metric, config, flat=flat, trained=reused)
+        if reused is not None and params.tuned_recall < config.target_recall:
+            index, params = _build_ivf(vectors, live_rows, metric, config, flat=True)
     if params.tuned_recall < config.target_recall:  # the widest setting tried falls short
         _log.warning(
             "%s index of %d rows reaches recall@10 %.3f < %.3f at its widest setting: "
@@ -211,20 +227,53 @@ def _build_hnsw(
     return index, params
 
 
+def codebook_id(index: Any) -> str:
+    """A digest of a trained flat index's quantizers (its one centroid and the PQ
+    codebooks): equal digests, comparable codes."""
+    ivf_index = faiss.extract_index_ivf(index)
+    centroid = ivf_index.quantizer.reconstruct_n(0, ivf_index.nlist)
+    pq = faiss.vector_to_array(faiss.downcast_index(index).pq.centroids)  # type: ignore[attr-defined]
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(np.ascontiguousarray(centroid, dtype=np.float32).tobytes())
+    digest.update(np.ascontiguousarray(pq, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def _fits(codebook: Any, vectors: F32, metric: str) -> bool:
+    """True if ``codebook`` is an empty trained index for these vectors and metric."""
+    return (
+        codebook is not None
+        and codebook.is_trained
+        and codebook.ntotal == 0
+        and codebook.d == int(vectors.shape[1])
+        and codebook.metric_type == _FAISS_METRIC[metric]
+    )
+
+
 def _build_ivf(
-    vectors: F32, live_rows: I64, metric: str, config: AnnConfig, *, flat: bool = False
+    vectors: F32,
+    live_rows: I64,
+    metric: str,
+    config: AnnConfig,
+    *,
+    flat: bool = False,
+    trained: Any = None,
 ) -> tuple[Any, AnnParams]:
     """Train on a sample, add in chunks: no second copy of every vector is made.
 
-    ``flat``: one list (every code scanned), so only the re-rank depth is tuned."""
+    ``flat``: one list (every code scanned), so only the re-rank depth is tuned;
+    ``trained``: its quantizers are used as they are (no training)."""
     n, dim = len(live_rows), int(vectors.shape[1])
-    if flat:
+    if trained is not None:
+        index, nlist = faiss.clone_index(trained), 1
+    elif flat:
         index, nlist = ivf.new_flat_index(dim, _FAISS_METRIC[metric]), 1
     else:
         index, nlist = ivf.new_index(dim, n, _FAISS_METRIC[metric]), ivf.nlist_for(n)
-    rng = np.random.default_rng(n)
-    sample = np.sort(rng.choice(n, size=min(n, ivf.train_rows(nlist)), replace=False))
-    index.train(to_index_space(vectors[live_rows[sample]], metric, owned=True))
+    if trained is None:
+        rng = np.random.default_rng(n)
+        sample = np.sort(rng.choice(n, size=min(n, ivf.train_rows(nlist)), replace=False))
+        index.train(to_index_space(vectors[live_rows[sample]], metric, owned=True))
     for start in range(0, n, ivf.ADD_CHUNK_ROWS):
         rows = live_rows[start : start + ivf.ADD_CHUNK_ROWS]
         index.add_with_ids(to_index_space(vectors[rows], metric, owned=True), rows)
@@ -259,6 +308,7 @@ def _build_ivf(
         tuned_recall=recall,
         nlist=nlist,
         rerank=rerank,
+        codebook=codebook_id(index) if flat else "",
     )
     return index, params
 

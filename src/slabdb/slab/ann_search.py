@@ -19,7 +19,7 @@ from pyroaring import AbstractBitMap
 from slabdb.core.errors import CorruptionError
 from slabdb.filters.bitsets import packed_bits
 from slabdb.slab import ann_ivf as ivf
-from slabdb.slab.ann import TUNING_K, AnnParams, to_index_space
+from slabdb.slab.ann import FLAT_KIND, TUNING_K, AnnParams, to_index_space
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -92,6 +92,23 @@ class AnnIndex:
     @property
     def is_ivf(self) -> bool:
         return self.params.kind == ivf.IVF_KIND
+
+    @property
+    def codebook(self) -> str:
+        """The flat codes' codebook digest ("" for other indexes)."""
+        return self.params.codebook if self.params.label == FLAT_KIND else ""
+
+    @property
+    def faiss_index(self) -> Any:
+        """The loaded faiss index (read only: searches share it)."""
+        return self._index
+
+    def empty_copy(self) -> Any:
+        """A copy of the index with its quantizers trained and no rows: a newer slab's
+        flat codes encoded with it are comparable with this slab's."""
+        copy = faiss.clone_index(self._index)
+        copy.reset()
+        return copy
 
     def _cost(self, k: int, selectivity: float, *, unfiltered: bool) -> float:
         """:meth:`_search_cost`, remembered per k for unfiltered queries."""

@@ -123,6 +123,7 @@ class SlabBuilder:
         extra_sections: Mapping[str, bytes | npt.NDArray[Any]] | None = None,
         ann: AnnConfig | None = None,
         consume_vectors: bool = False,
+        codebook: Any = None,
     ) -> SlabLayout:
         """One slab's sections, to encode (:meth:`SlabLayout.encode`) or to write to a
         file (:meth:`SlabLayout.write`).
@@ -133,7 +134,8 @@ class SlabBuilder:
         ``ann`` (None: never) decides whether a dense slab gets an ANN index.
         ``consume_vectors``: ``vectors`` is the caller's scratch float32 array, used (and
         its tombstone rows zeroed) in place instead of copied; the layout's ``vectors``
-        section is then that array.
+        section is then that array.  ``codebook``: flat codes reuse these trained
+        quantizers (:func:`~slabdb.slab.ann.build_ann_sections`).
         """
         n = len(ids)
         lsn_arr = np.asarray(lsns, dtype=np.uint64).reshape(-1)
@@ -147,7 +149,9 @@ class SlabBuilder:
             ("lsns", lsn_arr),
             ("deleted", del_arr),
         ]
-        dense_hot, tail, dim = _dense_sections(vectors, del_arr, metric, ann, consume_vectors)
+        dense_hot, tail, dim = _dense_sections(
+            vectors, del_arr, metric, ann, consume_vectors, codebook
+        )
         hot += dense_hot
         md_rows = [None if dead else md for md, dead in zip(metadata, dead_rows, strict=True)]
         index = MetadataIndex.build(md_rows)
@@ -167,6 +171,7 @@ def _dense_sections(
     metric: str,
     ann: AnnConfig | None,
     consume: bool,
+    codebook: Any = None,
 ) -> tuple[list[tuple[str, Section]], list[tuple[str, Section]], int | None]:
     """A dense slab's hot sections (norms, page CRCs, maybe an ANN index), its tail (the
     vectors themselves) and its dimension; nothing for a sparse slab (no ``vectors``)."""
@@ -177,7 +182,7 @@ def _dense_sections(
         ("norms", vector_norms(dense)),
         (VECTOR_PAGE_CRC_SECTION, page_crcs(dense)),
     ]
-    hot += list(build_ann_sections(dense, deleted, metric, ann).items())
+    hot += list(build_ann_sections(dense, deleted, metric, ann, codebook).items())
     return hot, [("vectors", dense)], int(np.shape(vectors)[1])
 
 

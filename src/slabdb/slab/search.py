@@ -55,10 +55,10 @@ def search_slab(
     exclude_rows: npt.ArrayLike | AbstractBitMap | None = None,
 ) -> tuple[I64, F32]:
     """:meth:`SlabReader.search <slabdb.slab.reader.SlabReader.search>` of ``slab``."""
-    query = _query_vector(slab, vector, sparse, metric)
+    query = query_vector(slab, vector, sparse, metric)
     if k <= 0 or slab.n == 0:
         return _NO_RESULTS_ROWS, _NO_RESULTS_SCORES
-    candidates = _candidates(slab, allow, exclude_rows)
+    candidates = candidate_bitmap(slab, allow, exclude_rows)
     m = len(candidates)
     if m == 0:
         return _NO_RESULTS_ROWS, _NO_RESULTS_SCORES
@@ -95,7 +95,7 @@ def search_slab_batch(
     nothing = [(_NO_RESULTS_ROWS, _NO_RESULTS_SCORES)] * len(qs)
     if k <= 0 or slab.n == 0 or len(qs) == 0:
         return nothing
-    candidates = _candidates(slab, allow, exclude_rows)
+    candidates = candidate_bitmap(slab, allow, exclude_rows)
     if len(candidates) == 0:
         return nothing
     out: list[tuple[I64, F32] | None] = [None] * len(qs)
@@ -105,7 +105,7 @@ def search_slab_batch(
         proposed = ann.propose_batch(qs, k, candidates, slab.n, slab.live_count)
         for i, rows in enumerate(proposed):
             if rows is not None:
-                out[i] = _rerank(slab, qs[i], metric, k, rows)
+                out[i] = rerank_rows(slab, qs[i], metric, k, rows)
     exact = [i for i, found in enumerate(out) if found is None]
     if exact:
         for i, found in zip(
@@ -122,11 +122,12 @@ def _ann_search(
     ann = slab.ann_index()
     assert ann is not None
     rows = ann.propose(query, k, candidates, slab.n, slab.live_count)
-    return None if rows is None else _rerank(slab, query, metric, k, rows)
+    return None if rows is None else rerank_rows(slab, query, metric, k, rows)
 
 
-def _rerank(slab: SlabReader, query: F32, metric: str, k: int, rows: I64) -> tuple[I64, F32]:
-    """The best ``k`` of ``rows`` by their exact scores."""
+def rerank_rows(slab: SlabReader, query: F32, metric: str, k: int, rows: I64) -> tuple[I64, F32]:
+    """The best ``k`` of ``rows`` (a dense ``query`` of the slab's metric, checked by
+    :func:`query_vector`) by their exact scores, best first."""
     scores = _scores(slab, query, None, metric, rows)
     top = top_k_rows(scores, k, metric)
     return rows[top], scores[top]
@@ -161,9 +162,11 @@ def _exact_batch(
     return out
 
 
-def _query_vector(
+def query_vector(
     slab: SlabReader, vector: npt.ArrayLike | None, sparse: SparseVector | None, metric: str
 ) -> F32 | None:
+    """The dense query as a float32 vector (None for a sparse-only query); ValueError or
+    :class:`DimensionMismatchError` when the slab cannot answer it."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}")
     if vector is None and sparse is None:
@@ -195,11 +198,12 @@ def _query_matrix(slab: SlabReader, queries: npt.ArrayLike, metric: str) -> F32:
     return qs
 
 
-def _candidates(
+def candidate_bitmap(
     slab: SlabReader,
     allow: AbstractBitMap | None,
     exclude_rows: npt.ArrayLike | AbstractBitMap | None,
 ) -> AbstractBitMap:
+    """The slab's live rows in ``allow`` (all if None) and not in ``exclude_rows``."""
     candidates: AbstractBitMap = slab.live
     if allow is not None:
         candidates = candidates & allow
