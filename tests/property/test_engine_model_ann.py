@@ -94,7 +94,7 @@ from test_engine_model import (
 )
 
 from slabdb.core.config import AnnConfig
-from slabdb.engine import code_groups
+from slabdb.engine import group_search
 from slabdb.engine.sources import SlabSource, Source
 from slabdb.slab.ann import HNSW_KIND
 from slabdb.slab.ann_search import AnnIndex, search_cost
@@ -163,7 +163,7 @@ class EngineWithAnnVsModel(EngineVsModel):
                 assert mean >= RECALL_FLOOR, (mean, sorted(self.recalls)[:10])
         finally:
             if self._group_search is not None:
-                code_groups.search_group = self._group_search
+                group_search.search_group_batch = self._group_search
             super().teardown()
 
     # --- bulk data and the index slabs ---------------------------------------------------
@@ -220,16 +220,16 @@ class EngineWithAnnVsModel(EngineVsModel):
 
     def _spy_on_indexes(self) -> None:
         """Count the queries an index answers (``propose`` not None) on this instance,
-        and those a group of slabs sharing a codebook answers (``search_group``)."""
+        and those a group of slabs sharing a codebook answers (``search_group_batch``)."""
         if self._group_search is None:
-            self._group_search = search = code_groups.search_group
+            self._group_search = search = group_search.search_group_batch
 
             def grouped(*args: Any, **kw: Any) -> Any:
-                found = search(*args, **kw)
-                self.answers[GROUP_ANSWERS] += found is not None and bool(found[1])
-                return found
+                answers = search(*args, **kw)
+                self.answers[GROUP_ANSWERS] += sum(bool(a and a[1]) for a in answers)
+                return answers
 
-            code_groups.search_group = grouped  # type: ignore[assignment]
+            group_search.search_group_batch = grouped  # type: ignore[assignment]
         for reader in self._index_slabs():
             ann = reader.ann_index()
             if ann is None or ann in self._spied:

@@ -9,17 +9,7 @@ searched in one call.  Ten 10k-row slabs then cost what one 100k-row slab costs,
 where ten searches of their own cost over twice that plus ten re-ranks
 (``docs/design/ann.md``, "L0 slabs as one index").
 
-A group answers what its slabs would answer one by one:
-
-- each member's candidates are its live rows that match the filter, minus the rows a
-  newer slab supersedes (the view's cached pairs); if any member has fewer candidates
-  than indexed rows, their bitmaps, concatenated at byte-aligned offsets, are the
-  merged index's ID selector (never a post-filter);
-- the proposals are re-scored exactly from each member's float32 vectors, and checked
-  against newer memtables as every source's rows are (``NamespaceView.keep_current``);
-- the group declines (None: each slab is searched on its own) when exact search is
-  cheaper (a selective filter), or when fewer than ``min(k, candidates)`` current rows
-  come back.
+How a group is searched is :mod:`slabdb.engine.group_search`'s.
 
 The re-rank depth of a group is its members' median tuned depth scaled by
 (rows / largest member's rows) ** :data:`DEPTH_EXPONENT`, rounded up on the flat ladder.
@@ -27,32 +17,24 @@ The re-rank depth of a group is its members' median tuned depth scaled by
 
 from __future__ import annotations
 
-import itertools
 import statistics
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-import faiss
 import numpy as np
 import numpy.typing as npt
-from pyroaring import AbstractBitMap, BitMap
 
 from slabdb.engine.sources import SlabSource
-from slabdb.filters.bitsets import packed_bits
-from slabdb.query.scoring import dense_scores, top_k_rows
-from slabdb.slab.ann import AnnParams, to_index_space
-from slabdb.slab.ann_ivf import FLAT_RERANK_LADDER, rerank_count
+from slabdb.slab.ann import AnnParams
+from slabdb.slab.ann_ivf import FLAT_RERANK_LADDER
 from slabdb.slab.ann_merge import appended
-from slabdb.slab.ann_search import GATHERED_ROW_COST, AnnIndex, search_cost
-from slabdb.slab.search import candidate_bitmap, query_vector
+from slabdb.slab.ann_search import AnnIndex
 
 if TYPE_CHECKING:
-    from slabdb.engine.view import NamespaceView, _Search
-    from slabdb.engine.view_batch import Candidates
+    from slabdb.engine.view import NamespaceView
 
-F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 
 DEPTH_EXPONENT = 0.3
@@ -61,7 +43,6 @@ need 50 at 10k and 100 at 100k rows (10x the rows, 2x the depth: 10 ** 0.3 ≈ 2
 CACHED_GROUPS = 2
 """Merged indexes a namespace keeps (the newest set of slabs, and the one before it
 while older views still answer)."""
-_EMPTY = BitMap()
 
 
 @dataclass(frozen=True)
@@ -178,137 +159,3 @@ def _group_params(members: Sequence[AnnParams]) -> AnnParams:
     depth = statistics.median_low(p.rerank for p in members) * (rows / largest) ** DEPTH_EXPONENT
     tuned = next((d for d in FLAT_RERANK_LADDER if d >= depth), FLAT_RERANK_LADDER[-1])
     return replace(members[0], rows=rows, rerank=tuned)
-
-
-def search_groups(view: NamespaceView, req: _Search) -> tuple[list[Candidates], frozenset[int]]:
-    """Candidates of every group that answers ``req``, and the positions they cover."""
-    out: list[Candidates] = []
-    covered: set[int] = set()
-    if req.vector is None or req.sparse is not None:
-        return out, frozenset()
-    for group in view.code_groups:
-        if group.params.metric != req.metric:
-            continue
-        found = search_group(view, group, req)
-        if found is not None:
-            out += found[0]
-            covered.update(found[1])
-    return out, frozenset(covered)
-
-
-def search_group(
-    view: NamespaceView, group: CodeGroup, req: _Search
-) -> tuple[list[Candidates], tuple[int, ...]] | None:
-    """The group's current candidates for ``req`` (a dense query of the group's metric)
-    and the positions they answer for, or None when its slabs should be searched one
-    by one.  A member of which the filter keeps fewer than ``exact_filter_fraction`` of
-    the rows is left to its own, exact, search (as :meth:`AnnIndex.propose
-    <slabdb.slab.ann_search.AnnIndex.propose>` would decide)."""
-    readers = [_slab(view, pos).reader for pos in group.positions]
-    query = query_vector(readers[0], req.vector, None, req.metric)
-    assert query is not None
-    params, k = group.params, req.top_k
-    allowed = [_candidates(view, pos, req) for pos in group.positions]
-    joined = tuple(
-        j
-        for j, (bits, rows) in enumerate(zip(allowed, group.member_rows, strict=True))
-        if len(bits) >= params.exact_filter_fraction * rows
-    )
-    if not joined:
-        return None
-    covered = tuple(group.positions[j] for j in joined)
-    for j in set(range(len(allowed))) - set(joined):
-        allowed[j] = _EMPTY
-    m = sum(len(c) for c in allowed)
-    if m == 0:
-        return [], covered
-    if min(GATHERED_ROW_COST * m, group.merged.end) < search_cost(params, k, 1.0):
-        return None  # a small filtered set: exact search is cheaper
-    selector = _selector(group.merged, allowed, readers) if m < params.rows else None
-    want = rerank_count(k, params.rerank)
-    labels = _search(group.merged.index, query, req.metric, want, selector)
-    out = _reranked(view, group, readers, query, req.metric, k, labels)
-    current = sum(len(rows) for _pos, rows, _scores in out)
-    return (out, covered) if current >= min(k, m) else None
-
-
-def _reranked(
-    view: NamespaceView,
-    group: CodeGroup,
-    readers: Sequence[Any],
-    query: F32,
-    metric: str,
-    k: int,
-    labels: I64,
-) -> list[Candidates]:
-    """The best ``k`` proposals (and any tied with the k-th) by exact score, those a
-    newer memtable supersedes left out: one matrix-vector product over the rows
-    gathered from each member; per member, best first."""
-    labels.sort()  # by member, then row
-    starts = group.merged.starts
-    cuts = [*np.searchsorted(labels, starts).tolist(), len(labels)]
-    owners: list[int] = []
-    parts, vectors, norms = [], [], []
-    for j, (a, b) in enumerate(itertools.pairwise(cuts)):
-        if a == b:
-            continue
-        rows = labels[a:b] - starts[j]
-        pos = group.positions[j]
-        if view.known_shadows(pos) is None:  # a newer memtable may hold some of them
-            rows = rows[view.current_rows(pos, rows)]
-        owners += [pos] * len(rows)
-        parts.append(rows)
-        vectors.append(readers[j].vector_rows(rows))
-        norms.append(readers[j].norms[rows])
-    if not parts:
-        return []
-    scores = dense_scores(np.concatenate(vectors), np.concatenate(norms), query, metric)
-    order = top_k_rows(scores, len(scores), metric).tolist()  # best first, stable
-    rows = np.concatenate(parts)
-    cut = min(k, len(order))
-    while cut < len(order) and scores[order[cut]] == scores[order[cut - 1]]:
-        cut += 1  # ties with the k-th are the view's to break (by id)
-    picked: dict[int, list[int]] = {}
-    for i in order[:cut]:
-        picked.setdefault(owners[i], []).append(i)
-    return [(pos, rows[at], scores[at]) for pos, at in picked.items()]
-
-
-def _candidates(view: NamespaceView, pos: int, req: _Search) -> AbstractBitMap:
-    """The member's live rows matching the filter, minus those newer slabs supersede."""
-    src = _slab(view, pos)
-    if not src.may_match(req.expr):
-        return _EMPTY
-    allow = None if req.expr is None else src.reader.filter_bitmap(req.expr)
-    return candidate_bitmap(src.reader, allow, view.known_shadows(pos))
-
-
-def _slab(view: NamespaceView, pos: int) -> SlabSource:
-    src = view.sources[pos]
-    assert isinstance(src, SlabSource)
-    return src
-
-
-def _selector(
-    merged: MergedCodes, allowed: Sequence[AbstractBitMap], readers: Sequence[Any]
-) -> Any:
-    parts = []
-    for j, (bits, reader) in enumerate(zip(allowed, readers, strict=True)):
-        packed = packed_bits(bits, reader.n)
-        span = merged.span(j)
-        parts.append(np.pad(packed, (0, span - len(packed))) if len(packed) < span else packed)
-    mask = np.concatenate(parts)
-    return mask, faiss.IDSelectorBitmap(len(mask) * 8, faiss.swig_ptr(mask))
-
-
-_UNFILTERED = faiss.SearchParametersIVF(nprobe=1)  # type: ignore[call-arg]
-
-
-def _search(index: Any, query: Any, metric: str, want: int, selector: Any) -> I64:
-    """Faiss ids of the merged index's best ``want`` codes (allowed by ``selector``)."""
-    params = _UNFILTERED
-    if selector is not None:
-        params = faiss.SearchParametersIVF(nprobe=1, sel=selector[1])  # type: ignore[call-arg]
-    q = to_index_space(query.reshape(1, -1), metric)
-    labels = index.search(q, want, params=params)[1][0]
-    return labels[labels >= 0].astype(np.int64, copy=False)

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from slabdb.core.values import RecordVersion, SparseVector
 from slabdb.core.visibility import newest, newest_per_id
-from slabdb.engine import code_groups, view_batch
+from slabdb.engine import code_groups, group_search, view_batch
 from slabdb.engine.sources import SlabSource, Source
 from slabdb.engine.view_batch import BATCH_BLOCK_QUERIES as BATCH_BLOCK_QUERIES
 from slabdb.engine.view_batch import Candidates
@@ -205,7 +205,10 @@ class NamespaceView:
             rows, scores = self.sources[pos].search(vector, sparse, metric, top_k, expr)
             return self._merge([(pos, rows, scores)], metric, top_k)
         request = _Search(vector, sparse, metric, top_k, expr)
-        grouped, covered = code_groups.search_groups(self, request)
+        grouped: list[Candidates] = []
+        covered: frozenset[int] = frozenset()
+        if sparse is None:
+            grouped, covered = group_search.search_groups(self, vector, metric, top_k, expr)
         return self._merge(grouped + self._scatter(request, executor, covered), metric, top_k)
 
     def query_batch(

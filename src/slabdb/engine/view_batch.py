@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from slabdb.engine import group_search
 from slabdb.filters import Expr
 
 if TYPE_CHECKING:
@@ -58,9 +59,17 @@ def query_batch(
 def _query_block(
     view: NamespaceView, vectors: F32, *, metric: str, top_k: int, expr: Expr | None
 ) -> list[list[Hit]]:
-    per_query: list[list[Candidates]] = [[] for _ in range(len(vectors))]
+    """Each codebook group once for the block (group_search), then every source for the
+    queries no group answered for it."""
+    grouped = group_search.search_groups_batch(view, vectors, metric, top_k, expr)
+    per_query = [cands for cands, _covered in grouped]
     for pos in view._searched:
-        for i, (rows, scores) in enumerate(_gather_batch(view, vectors, metric, top_k, expr, pos)):
+        need = [i for i, (_c, covered) in enumerate(grouped) if pos not in covered]
+        if not need:
+            continue
+        asked = vectors if len(need) == len(vectors) else vectors[need]
+        found = _gather_batch(view, asked, metric, top_k, expr, pos)
+        for i, (rows, scores) in zip(need, found, strict=True):
             per_query[i].append((pos, rows, scores))
     return [view._merge(c, metric, top_k) for c in per_query]
 

@@ -15,7 +15,7 @@ import pytest
 from slabdb import EngineConfig
 from slabdb.client import Client
 from slabdb.core.config import AnnConfig
-from slabdb.engine import code_groups
+from slabdb.engine import code_groups, group_search
 from slabdb.slab import ann as ann_module
 from slabdb.storage import open_store
 
@@ -81,14 +81,14 @@ class Namespace:
 def covered(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
     """The view positions each group search answered for (empty: it declined)."""
     seen: list[tuple[int, ...]] = []
-    search = code_groups.search_group
+    search = group_search.search_group_batch
 
     def spy(*args: Any, **kw: Any) -> Any:
-        found = search(*args, **kw)
-        seen.append(() if found is None else found[1])
-        return found
+        answers = search(*args, **kw)
+        seen.extend(() if found is None else found[1] for found in answers)
+        return answers
 
-    monkeypatch.setattr(code_groups, "search_group", spy)
+    monkeypatch.setattr(group_search, "search_group_batch", spy)
     return seen
 
 
@@ -245,3 +245,30 @@ def test_a_group_that_finds_too_few_current_rows_falls_back(covered: list[tuple[
     assert covered == [()]
     assert {m.id for m in matches} >= survivors
     _check_current(ns, q, matches)
+
+
+@pytest.mark.parametrize("flt", [None, {"bucket": {"$lt": 30}}])
+def test_query_batch_searches_each_group_once_per_block(
+    flt: dict[str, Any] | None, covered: list[tuple[int, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch asks the merged index once for the block, and answers each query as a
+    single query does (the same records; scores up to float32 rounding)."""
+    ns = Namespace(slabs=3)
+    queries = clustered(12, 93)
+    single = [[(m.id, m.score) for m in ns.query(q, flt)] for q in queries]
+    calls: list[int] = []
+    search = group_search.search_group_batch
+    monkeypatch.setattr(
+        group_search,
+        "search_group_batch",
+        lambda view, group, vectors, *a: (
+            calls.append(len(vectors)) or search(view, group, vectors, *a)
+        ),
+    )
+    covered.clear()
+    batch = ns.index.query_batch(vectors=queries, top_k=K, filter=flt)
+    assert calls == [len(queries)]
+    assert len(covered) == len(queries) and all(covered)  # the group answered every query
+    for got, want in zip(batch, single, strict=True):
+        assert [m.id for m in got.matches] == [rid for rid, _s in want]
+        assert [m.score for m in got.matches] == pytest.approx([s for _r, s in want], rel=1e-5)
