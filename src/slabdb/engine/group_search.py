@@ -131,6 +131,17 @@ def search_group_batch(
 
 
 def _plan(view: NamespaceView, group: CodeGroup, k: int, expr: Expr | None) -> _Plan | None:
+    """:func:`_new_plan`, remembered by the (immutable) view for unfiltered queries."""
+    if expr is not None:
+        return _new_plan(view, group, k, expr)
+    key = (id(group), k)  # the view holds its groups: ids stay theirs
+    if key not in view.group_plans:
+        view.group_plans[key] = _new_plan(view, group, k, None)
+    plan: _Plan | None = view.group_plans[key]
+    return plan
+
+
+def _new_plan(view: NamespaceView, group: CodeGroup, k: int, expr: Expr | None) -> _Plan | None:
     """The joined members and the faiss search for ``expr``; None: the group declines."""
     readers = tuple(_slab(view, pos).reader for pos in group.positions)
     fraction = group.params.exact_filter_fraction

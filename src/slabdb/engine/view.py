@@ -22,6 +22,7 @@ import operator
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -89,6 +90,8 @@ class NamespaceView:
         """Every write up to this LSN is visible in this view."""
         self._pair_cache = pair_cache if pair_cache is not None else {}
         self._shadows: dict[int, npt.NDArray[np.int64]] = {}
+        self.group_plans: dict[tuple[int, int], Any] = {}
+        """:mod:`slabdb.engine.group_search`'s unfiltered plans for this view."""
         # An empty source (the usual idle memtable) holds no candidate and shadows
         # nothing: queries skip it, and no candidate is checked against it.
         self._searched = tuple(p for p, src in enumerate(self.sources) if src.scan_rows > 0)
