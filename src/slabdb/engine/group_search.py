@@ -36,7 +36,6 @@ from pyroaring import AbstractBitMap, BitMap
 from slabdb.engine.code_groups import CodeGroup, MergedCodes
 from slabdb.engine.sources import SlabSource
 from slabdb.filters import Expr
-from slabdb.filters.bitsets import packed_bits
 from slabdb.query.scoring import dense_scores, top_k_rows
 from slabdb.slab.ann import to_index_space
 from slabdb.slab.ann_ivf import rerank_count
@@ -226,7 +225,8 @@ def _mask(
     """The members' allowed rows as one packed bitset over the merged index's ids."""
     parts = []
     for j, (bits, reader) in enumerate(zip(allowed, readers, strict=True)):
-        packed = packed_bits(bits, reader.n)
+        ann = reader.ann_index()
+        packed = ann.selector_bits(bits, reader.n)
         span = merged.span(j)
         parts.append(np.pad(packed, (0, span - len(packed))) if len(packed) < span else packed)
     return np.concatenate(parts)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
-from pyroaring import BitMap
+from pyroaring import AbstractBitMap
 
 from slabdb.core.values import RecordVersion, SparseVector
 from slabdb.filters import Expr, may_match
@@ -223,7 +223,7 @@ class SlabSource(Source):
     def lsns_at(self, rows: I64) -> I64:
         return self.reader.lsns[rows].astype(np.int64)
 
-    def _allow(self, expr: Expr | None) -> BitMap | None:
+    def _allow(self, expr: Expr | None) -> AbstractBitMap | None:
         return None if expr is None else self.reader.filter_bitmap(expr)
 
     def may_match(self, expr: Expr | None) -> bool:

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from pyroaring import AbstractBitMap
 
 from slabdb.core.errors import CorruptionError
-from slabdb.filters.bitsets import packed_bits
+from slabdb.filters.cache import PackedSelectors
 from slabdb.slab import ann_ivf as ivf
 from slabdb.slab.ann import FLAT_KIND, TUNING_K, AnnParams, to_index_space
 
@@ -41,6 +41,7 @@ class AnnIndex:
         self._index = index
         self._unfiltered_params: dict[int, Any] = {}
         self._unfiltered_cost: dict[int, float] = {}
+        self._selectors = PackedSelectors()
 
     @classmethod
     def load(
@@ -84,7 +85,7 @@ class AnnIndex:
             return [None] * len(queries)
         bits = None
         if m < live_rows:  # a filter or excluded rows: the index's ID selector
-            bits = packed_bits(candidates, n_rows)
+            bits = self.selector_bits(candidates, n_rows)
         need = min(k, m)
         found = self.candidates_batch(queries, k, bits, selectivity)
         return [rows if len(rows) >= need else None for rows in found]
@@ -92,6 +93,11 @@ class AnnIndex:
     @property
     def is_ivf(self) -> bool:
         return self.params.kind == ivf.IVF_KIND
+
+    def selector_bits(self, candidates: AbstractBitMap, n_rows: int) -> npt.NDArray[np.uint8]:
+        """``candidates`` as the packed bitset of faiss's ID selector (remembered for the
+        last few candidate sets: a repeated filter packs once)."""
+        return self._selectors.get(candidates, n_rows)
 
     @property
     def codebook(self) -> str:

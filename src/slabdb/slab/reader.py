@@ -22,12 +22,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
+from pyroaring import AbstractBitMap, FrozenBitMap
 
 from slabdb.core.errors import CorruptionError
 from slabdb.core.values import RecordVersion, SparseVector
 from slabdb.filters.ast import Expr
 from slabdb.filters.bitsets import bitmap_from_mask
+from slabdb.filters.cache import FilterBitmaps
 from slabdb.filters.evaluate import to_bitmap
 from slabdb.filters.metadata_index import FieldStats, MetadataIndex
 from slabdb.slab.ann import ANN_INDEX_SECTION, ANN_PARAMS_SECTION
@@ -54,6 +55,7 @@ class SlabReader:
         self._stats = backing.footer.stats
         self._ann: AnnIndex | None = None
         self._ann_lock = threading.Lock()
+        self._filters = FilterBitmaps()
 
     @classmethod
     def from_bytes(
@@ -310,11 +312,12 @@ class SlabReader:
     def _one_vector(self, row: int) -> F32:
         return self.vector_rows(np.asarray([row], dtype=np.int64))[0]
 
-    def filter_bitmap(self, expr: Expr | None) -> BitMap:
-        """Live rows whose metadata satisfies ``expr`` (None: every live row)."""
+    def filter_bitmap(self, expr: Expr | None) -> FrozenBitMap:
+        """Live rows whose metadata satisfies ``expr`` (None: every live row), remembered
+        for the slab's recent filters (``filters/cache.py``)."""
         if expr is None:
-            return BitMap(self.live)
-        return to_bitmap(expr, self.metadata_index) & self.live
+            return self.live
+        return self._filters.get(expr, lambda: to_bitmap(expr, self.metadata_index) & self.live)
 
     def search(
         self,
