@@ -8,8 +8,9 @@ SlabDB does: HNSW (M = 32, efConstruction 40), flat PQ fast-scan codes with dim/
 dim/4 and dim/8 sub-quantizers (``IVF1,PQ{m}x4fs``), RaBitQ (plain and fast-scan) and
 8-/4-bit scalar quantization, at re-rank depths 50-400; recall@10 against brute force,
 µs per query (search + re-rank), build seconds (train + add).  Also a layout of ten
-10k-row flat indexes (the post-ingest L0 slabs) against one over all the rows, and the
-flat codes under a 50 % and a 10 % ID selector.  Data: the Debian descriptions of
+10k-row flat indexes (the post-ingest L0 slabs) against one over all the rows and
+against the ten encoded with one codebook and merged into one index (as SlabDB searches
+its L0 slabs), and the flat codes under a 50 % and a 10 % ID selector.  Data: the Debian descriptions of
 ``ann_data`` (MiniLM, 384-d, unit norm).  JSON in ``benchmarks/results/flat_codes.json``.
 """
 
@@ -92,17 +93,22 @@ def layouts(base: np.ndarray, queries: np.ndarray, gt: np.ndarray) -> dict[str, 
     """Ten 10k flat indexes (labels offset) against one, and selectors on the one."""
     spec, depth = f"IVF1,PQ{base.shape[1] // 4}x4fs", 100
     params = faiss.SearchParametersIVF(nprobe=1)
-    parts = [
-        (start, built(spec, base[start : start + 10_000])[0])
-        for start in range(0, len(base), 10_000)
+    own = [
+        (start, *built(spec, base[start : start + 10_000])) for start in range(0, len(base), 10_000)
     ]
+    parts = [(start, index) for start, index, _seconds in own]
 
     def ten(q: np.ndarray) -> np.ndarray:
         found = [start + p.search(q, depth // 2, params=params)[1][0] for start, p in parts]
         return np.concatenate(found)
 
     one, _ = built(spec, base)
-    out = {
+    merged, add_seconds = _one_codebook_merged(parts, base)
+    out: dict[str, Any] = {
+        "10k flat build seconds (median): own codebook (train + add), shared (add)": {
+            "own": float(np.median([seconds for _s, _i, seconds in own])),
+            "shared": add_seconds,
+        },
         f"{len(parts)} x 10k flat, depth {depth // 2} each": measure(ten, base, queries, gt, True),
         "1 flat over all rows, depth 100": measure(
             lambda q: one.search(q, depth, params=params)[1][0], base, queries, gt, True
@@ -110,6 +116,9 @@ def layouts(base: np.ndarray, queries: np.ndarray, gt: np.ndarray) -> dict[str, 
         f"{len(parts)} x 10k flat, faiss search only": measure(ten, base, queries, gt, False),
         "1 flat over all rows, faiss search only": measure(
             lambda q: one.search(q, depth, params=params)[1][0], base, queries, gt, False
+        ),
+        f"{len(parts)} x 10k flat, one codebook, merged, depth 100": measure(
+            lambda q: merged.search(q, depth, params=params)[1][0], base, queries, gt, True
         ),
     }
     rng = np.random.default_rng(1)
@@ -124,6 +133,25 @@ def layouts(base: np.ndarray, queries: np.ndarray, gt: np.ndarray) -> dict[str, 
             base, queries, truth(base, queries, allowed), True,
         )  # fmt: skip
     return out
+
+
+def _one_codebook_merged(parts: list[tuple[int, Any]], base: np.ndarray) -> tuple[Any, float]:
+    """The L0 layout as SlabDB searches it (``slabdb.engine.code_groups``): every 10k
+    part encoded with the first part's quantizers, the codes appended into one index
+    (``slabdb.slab.ann_merge.appended``), ids offset by each part's first row; and the
+    median seconds of encoding a part (no training)."""
+    from slabdb.slab.ann_merge import appended
+
+    codebook = faiss.clone_index(parts[0][1])
+    codebook.reset()
+    shared, seconds = [], []
+    for start, _own in parts:
+        part = faiss.clone_index(codebook)
+        started = time.perf_counter()
+        part.add(base[start : start + 10_000])
+        seconds.append(time.perf_counter() - started)
+        shared.append((part, start))
+    return appended(None, shared), float(np.median(seconds))
 
 
 def main() -> None:
@@ -145,6 +173,9 @@ def main() -> None:
         "layouts": layouts(base, queries, gt),
     }
     for name, row in {**doc["codes"], **doc["layouts"]}.items():
+        if "recall_at_10" not in row:
+            print(f"{name}: {row}")
+            continue
         print(f"{name:45s} recall {row['recall_at_10']:.3f}  {row['us_per_query']:7.0f} us")
     print("wrote", write_json(args.out, doc))
 
