@@ -7,6 +7,17 @@ Upsert rates are records/s, the median of ``--rounds`` rounds taken in turns wit
 embedded API (``upsert_rounds`` has every round); ``upsert_vs_embedded_arrays`` divides
 each by embedded ``upsert_arrays`` of the same run; ``upsert_cpu_ms_per_1000_records``
 is the CPU each phase cost, in the server and in the benchmark's own process.
+
+Queries run from 1, 8 and 32 client threads sharing one SDK client, as an application
+would, for ``--rounds`` rounds of ``--seconds`` each, the phases taking turns (each
+reports its median-QPS round; ``qps_rounds`` has every round).  ``cpu_ms_per_query`` is
+the CPU a query cost in the server and in this process, ``max_ms`` the slowest query.
+The SDK's REST connection pool is sized to keep one idle connection per thread
+(``SDK_POOL``).  With its default (20 connections, 10 kept idle) 32 threads open a new
+connection for nearly every query, and hit a race in httpcore 1.0.9's pool that closes
+a connection already handed to a waiting request (encode/httpcore#1110): that request
+hangs for the SDK's 30 s timeout before its retry, and the phase measured the stall
+(48.5 QPS), not the server.
 """
 
 from __future__ import annotations
@@ -36,6 +47,8 @@ import slabdb
 RESULTS = Path(__file__).resolve().parent / "results" / "api.json"
 SPEC = ServerlessSpec(cloud="aws", region="us-east-1")
 CONCURRENCY = (1, 8, 32)
+SDK_POOL = 2 * max(CONCURRENCY)
+"""The SDK keeps half its pool idle (httpx ``max_keepalive_connections``): one per thread."""
 
 
 def start_server(data: Path, port: int) -> tuple[subprocess.Popen[str], str]:
@@ -52,6 +65,14 @@ def start_server(data: Path, port: int) -> tuple[subprocess.Popen[str], str]:
     threading.Thread(target=lambda: [None for _ in proc.stdout or []], daemon=True).start()
     httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).raise_for_status()
     return proc, key
+
+
+def sdk_client(key: str, port: int) -> Pinecone:
+    """The SDK client every phase uses (its REST pool sized by :data:`SDK_POOL`)."""
+    return Pinecone(
+        api_key=key, host=f"http://127.0.0.1:{port}", grpc_scheme="http",
+        connection_pool_maxsize=SDK_POOL,
+    )  # fmt: skip
 
 
 def wait_idle(metrics_url: str, timeout_s: float = 90.0) -> None:
@@ -166,22 +187,37 @@ def measure_upserts(
 
 
 def query_load(
-    fn: Callable[[np.ndarray], Any], queries: np.ndarray, clients: int, seconds: float
-) -> dict[str, float]:
+    fn: Callable[[np.ndarray], Any],
+    queries: np.ndarray,
+    clients: int,
+    seconds: float,
+    server_pid: int | None = None,
+) -> dict[str, Any]:
+    """``clients`` threads query for ``seconds``; QPS counts every query that started in
+    the window over the time until the last one ended.  A query that fails fails the
+    run (a thread that died would silently drop its queries from the count)."""
     lat: list[float] = []
+    errors: list[BaseException] = []
     lock = threading.Lock()
     stop = time.perf_counter() + seconds
 
     def worker(seed: int) -> None:
         i, mine = seed, []
-        while time.perf_counter() < stop:
-            t = time.perf_counter()
-            fn(queries[i % len(queries)])
-            mine.append(time.perf_counter() - t)
-            i += clients
+        try:
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                fn(queries[i % len(queries)])
+                mine.append(time.perf_counter() - t)
+                i += clients
+        except BaseException as exc:
+            errors.append(exc)
         with lock:
             lat.extend(mine)
 
+    def server_cpu() -> float:
+        return process_cpu_seconds(server_pid) if server_pid is not None else 0.0
+
+    server0, own0 = server_cpu(), time.process_time()
     t0 = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(c,)) for c in range(clients)]
     for t in threads:
@@ -189,12 +225,51 @@ def query_load(
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    server, own = server_cpu() - server0, time.process_time() - own0
     lat.sort()
+    n = len(lat)
     return {
-        "qps": round(len(lat) / wall, 1),
+        "qps": round(n / wall, 1),
         "p50_ms": round(1000 * statistics.median(lat), 3),
-        "p99_ms": round(1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))], 3),
-        "queries": len(lat),
+        "p99_ms": round(1000 * lat[min(n - 1, int(0.99 * n))], 3),
+        "max_ms": round(1000 * lat[-1], 3),
+        "queries": n,
+        "wall_s": round(wall, 3),
+        "cpu_ms_per_query": {
+            "server": round(1000 * server / n, 3),
+            "benchmark_process": round(1000 * own / n, 3),
+        },
+    }
+
+
+def top10(index: Any) -> Callable[[np.ndarray], Any]:
+    """One SDK query (REST or gRPC index) of the benchmark's query vectors."""
+    return lambda q: index.query(vector=q.tolist(), top_k=10)
+
+
+def measure_queries(
+    phases: dict[str, tuple[Callable[[np.ndarray], Any], int]],
+    queries: np.ndarray,
+    rounds: int,
+    seconds: float,
+    server_pid: int | None = None,
+) -> dict[str, Any]:
+    """:func:`query_load` of each phase (name -> (query, clients)), the phases taking
+    turns round by round as in :func:`measure_upserts`, so that 1, 8 and 32 clients are
+    compared under the same machine load; each phase reports its median-QPS round, and
+    ``qps_rounds`` every round (the first also warms the caches)."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in phases}
+    for _ in range(rounds):
+        for name, (fn, clients) in phases.items():
+            runs[name].append(query_load(fn, queries, clients, seconds, server_pid))
+    median_round = {
+        name: sorted(r, key=lambda x: x["qps"])[len(r) // 2] for name, r in runs.items()
+    }
+    return {
+        name: {**median_round[name], "qps_rounds": [x["qps"] for x in r]}
+        for name, r in runs.items()
     }
 
 
@@ -203,7 +278,9 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=20_000)
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--rounds", type=int, default=3, help="upsert rounds (median reported)")
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="upsert and query rounds (median reported)"
+    )
     ap.add_argument("--port", type=int, default=35080)
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
@@ -219,12 +296,13 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "records": args.records, "dim": args.dim, "query_seconds": args.seconds,
         "upsert_records_per_s": {}, "upsert_vs_embedded_arrays": {}, "upsert_rounds": {},
-        "upsert_cpu_ms_per_1000_records": {}, "query": {},
+        "upsert_cpu_ms_per_1000_records": {}, "sdk_connection_pool_maxsize": SDK_POOL,
+        "query": {},
     }  # fmt: skip
     proc, key = start_server(tmp / "server", args.port)
     db = slabdb.connect(str(tmp / "embedded"))
     try:
-        pc = Pinecone(api_key=key, host=f"http://127.0.0.1:{args.port}", grpc_scheme="http")
+        pc = sdk_client(key, args.port)
         for name in ("rest1000", "rest100", "grpc1000", "rest-par"):
             pc.create_index(name=name, dimension=args.dim, metric="cosine", spec=SPEC)
         rest = {n: pc.Index(n) for n in ("rest1000", "rest100", "rest-par")}
@@ -267,24 +345,22 @@ def main() -> None:
             k: round(v / embedded, 3) for k, v in rates.items() if not k.startswith("embedded")
         }
         wait_idle(f"http://127.0.0.1:{args.port}/metrics")
+        wait_quiet(proc.pid)
         qr = rest["rest1000"]
         qg = pc.index(name="rest1000", grpc=True)
-        for c in CONCURRENCY:
-            out["query"][f"rest_c{c}"] = query_load(
-                lambda q, i=qr: i.query(vector=q.tolist(), top_k=10), queries, c, args.seconds
-            )
-            out["query"][f"grpc_c{c}"] = query_load(
-                lambda q, i=qg: i.query(vector=q.tolist(), top_k=10), queries, c, args.seconds
-            )
+        served = {
+            f"{name}_c{c}": (top10(index), c)
+            for c in CONCURRENCY
+            for name, index in (("rest", qr), ("grpc", qg))
+        }
+        out["query"] = measure_queries(served, queries, args.rounds, args.seconds, proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
     emb.flush()  # the server's background worker has flushed its memtables by now too
     emb.compact()
-    for c in CONCURRENCY:
-        out["query"][f"embedded_c{c}"] = query_load(
-            lambda q: emb.query(vector=q, top_k=10), queries, c, args.seconds
-        )
+    embedded = {f"embedded_c{c}": (lambda q: emb.query(vector=q, top_k=10), c) for c in CONCURRENCY}
+    out["query"].update(measure_queries(embedded, queries, args.rounds, args.seconds))
     db.close()
     shutil.rmtree(tmp, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

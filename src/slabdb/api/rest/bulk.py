@@ -34,7 +34,7 @@ class StartImportRequest(BaseModel):
     """Accepted for SDK compatibility: the server reads S3 with its own credentials."""
 
 
-def import_service(index: DataIndex, ctx: Ctx) -> ImportService:
+async def import_service(index: DataIndex, ctx: Ctx) -> ImportService:
     return ImportService(index, ctx.import_policy)
 
 

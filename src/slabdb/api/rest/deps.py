@@ -1,5 +1,11 @@
 """FastAPI dependencies: the server context, the caller's project, the index of a port
-and the data-plane service over it."""
+and the data-plane service over it.
+
+FastAPI runs every plain ``def`` dependency in a worker thread of its own (one thread
+hand-off each, queued behind every other request's under load), and ``async def`` ones
+on the event loop.  So the dependencies that only read the request are ``async``, and
+the one that may block (the key and index lookups, which can read the catalog) is a
+single ``def``: a data-plane request costs two hand-offs, this one and its route's."""
 
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ class JSON(Response):
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def context(request: Request) -> ServerContext:
+async def context(request: Request) -> ServerContext:
     ctx: ServerContext = request.app.state.ctx
     return ctx
 
@@ -47,7 +53,7 @@ class DataPlaneOnlyError(NotFoundError):
     """A data-plane route was called on the control-plane port."""
 
 
-def api_version(request: Request) -> str:
+async def api_version(request: Request) -> str:
     """The request's ``X-Pinecone-Api-Version`` (the newest when it sends none)."""
     return versions.api_version(request.headers.get("x-pinecone-api-version"))
 
@@ -55,9 +61,11 @@ def api_version(request: Request) -> str:
 ApiVersion = Annotated[str, Depends(api_version)]
 
 
-def data_project(request: Request, ctx: Ctx, version: ApiVersion) -> str:
+def data_project(request: Request, ctx: ServerContext, version: str) -> str:
     """The caller's project on the data plane, where a wrong key answers as Pinecone's
-    data plane does at the request's API version (403 / 401, see :mod:`..versions`)."""
+    data plane does at the request's API version (403 / 401, see :mod:`..versions`).
+    Called by :func:`data_index` (not a dependency itself: that would be a thread
+    hand-off more)."""
     try:
         return project(request, ctx)
     except UnauthenticatedError as err:
@@ -65,10 +73,9 @@ def data_project(request: Request, ctx: Ctx, version: ApiVersion) -> str:
         raise versions.data_plane_key_error(version, err, sent) from None
 
 
-def data_index(
-    request: Request, ctx: Ctx, project_name: Annotated[str, Depends(data_project)]
-) -> Index:
-    """The index served on the port this request came in on."""
+def data_index(request: Request, ctx: Ctx, version: ApiVersion) -> Index:
+    """The index served on the port this request came in on, if the caller's key owns it."""
+    project_name = data_project(request, ctx, version)
     slot = int(request.state.slot)
     if slot <= 0:
         raise DataPlaneOnlyError(
@@ -81,7 +88,7 @@ def data_index(
 DataIndex = Annotated[Index, Depends(data_index)]
 
 
-def data_service(request: Request, index: DataIndex, version: ApiVersion) -> IndexService:
+async def data_service(request: Request, index: DataIndex, version: ApiVersion) -> IndexService:
     """The data-plane operations of the index served on this port (reads wait for the
     request's ``x-slabdb-min-lsn``, if it sends one)."""
     return IndexService(index, version, min_lsn(request.headers.get(MIN_LSN)))
