@@ -40,9 +40,9 @@ I64 = npt.NDArray[np.int64]
 DEPTH_EXPONENT = 0.3
 """How the re-rank depth grows with the rows searched: tuned flat slabs of MiniLM rows
 need 50 at 10k and 100 at 100k rows (10x the rows, 2x the depth: 10 ** 0.3 ≈ 2)."""
-CACHED_GROUPS = 2
-"""Merged indexes a namespace keeps (the newest set of slabs, and the one before it
-while older views still answer)."""
+CACHED_GROUPS = 4
+"""Merged indexes a namespace keeps: the newest set of slabs of each codebook (rarely
+more than one or two), and the set before it while older views still answer."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,6 @@ class CodeGroupCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[frozenset[str], MergedCodes] = {}
-        self.builds = 0
-        """Merged indexes built or extended (a counter for tests)."""
 
     def merged(self, members: Sequence[tuple[str, AnnIndex, int]]) -> MergedCodes:
         """The merged index of ``members`` ((slab id, its index, its row count)): from
@@ -87,7 +85,6 @@ class CodeGroupCache:
                 )
                 have = set(base.slab_ids) if base is not None else set()
                 hit = _extended(base, [m for m in members if m[0] not in have])
-                self.builds += 1
             self._entries[key] = hit  # most recently used last
             while len(self._entries) > CACHED_GROUPS:
                 del self._entries[next(iter(self._entries))]
