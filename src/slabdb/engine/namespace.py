@@ -45,7 +45,7 @@ from slabdb.wal import WalWriter, encode_ops, wal_key
 
 log = logging.getLogger(__name__)
 
-_MAX_FROZEN_BEFORE_INLINE_FLUSH = 4
+_MAX_FROZEN_BEFORE_INLINE_FLUSH = 2
 """Backpressure: a writer flushes itself when this many memtables wait."""
 LOG_CHECK_INTERVAL_SECONDS = 60.0
 """How often a refresh that found nothing new also LISTs the log for a gap (always on open)."""
