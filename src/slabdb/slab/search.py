@@ -105,7 +105,7 @@ def search_slab_batch(
         proposed = ann.propose_batch(qs, k, candidates, slab.n, slab.live_count)
         for i, rows in enumerate(proposed):
             if rows is not None:
-                out[i] = rerank_rows(slab, qs[i], metric, k, rows)
+                out[i] = _rerank(slab, qs[i], metric, k, rows)
     exact = [i for i, found in enumerate(out) if found is None]
     if exact:
         for i, found in zip(
@@ -122,10 +122,10 @@ def _ann_search(
     ann = slab.ann_index()
     assert ann is not None
     rows = ann.propose(query, k, candidates, slab.n, slab.live_count)
-    return None if rows is None else rerank_rows(slab, query, metric, k, rows)
+    return None if rows is None else _rerank(slab, query, metric, k, rows)
 
 
-def rerank_rows(slab: SlabReader, query: F32, metric: str, k: int, rows: I64) -> tuple[I64, F32]:
+def _rerank(slab: SlabReader, query: F32, metric: str, k: int, rows: I64) -> tuple[I64, F32]:
     """The best ``k`` of ``rows`` (a dense ``query`` of the slab's metric, checked by
     :func:`query_vector`) by their exact scores, best first."""
     scores = _scores(slab, query, None, metric, rows)
