@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 from slabdb.core.errors import InvalidArgumentError
 from slabdb.storage.base import GetResult, ObjectMeta, ObjectStore
@@ -57,6 +58,11 @@ class PrefixedStore(ObjectStore):
 
     def delete(self, key: str) -> None:
         self._base.delete(self._k(key))
+
+    def local_path(self, key: str) -> Path | None:
+        """The base's file for the key: a server's project slabs on a local directory are
+        memory-mapped as an embedded client's are, not read through the slab cache."""
+        return self._base.local_path(self._k(key))
 
     def close(self) -> None:
         """The base store is shared; its owner closes it."""

@@ -149,6 +149,26 @@ def test_prefixed_store_isolates(tmp_path: Path) -> None:
         PrefixedStore(base, "/bad")
 
 
+def test_a_projects_slabs_on_a_local_directory_are_memory_mapped(tmp_path: Path) -> None:
+    from slabdb import EngineConfig
+    from slabdb.client import Client
+    from slabdb.slab.backing_mapped import MappedBacking
+
+    store = PrefixedStore(open_store(str(tmp_path)), "projects/a/")
+    store.put("x", b"1")
+    assert store.local_path("x") == tmp_path / "projects" / "a" / "x"
+    assert store.local_path("missing") is None
+    assert PrefixedStore(open_store("memory://"), "p/").local_path("x") is None
+    db = Client(store, EngineConfig(background=False))
+    db.create_index(name="m", dimension=2, metric="cosine")
+    db.Index("m").upsert(vectors=[("a", [1.0, 0.0])])
+    db.Index("m").flush()
+    ((_i, _n, ns),) = db.open_namespace_entries()
+    (reader,) = ns.readers().values()
+    assert isinstance(reader._backing, MappedBacking)  # not ranged GETs through the cache
+    db.close()
+
+
 def test_create_body_shapes() -> None:
     kwargs, meta = versions.parse_create(
         {
