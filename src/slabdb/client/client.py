@@ -114,6 +114,10 @@ class Client:
         self.executor = ThreadPoolExecutor(
             max_workers=pool, thread_name_prefix="slabdb-query", initializer=_query_worker_init
         )
+        self.search_slots = threading.BoundedSemaphore(pool)
+        """At most one search per pool thread runs at once: more callers (a server's
+        request threads, an application's) wait here asleep instead of contending for
+        the GIL, so throughput does not fall as clients are added."""
         self._worker: BackgroundWorker | None = None
         if self.config.background:
             self._worker = BackgroundWorker(self.config, self.handles.engines)
@@ -286,6 +290,7 @@ class Client:
             catalog=self.catalog,
             executor=self.executor,
             embed_models=self.embed_models,
+            search_slots=self.search_slots,
         )
         return Index(ctx)
 

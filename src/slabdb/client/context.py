@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ class IndexContext:
     catalog: IndexCatalog
     executor: Executor
     embed_models: EmbedModels
+    search_slots: threading.BoundedSemaphore
+    """Held while a query searches (``Client.search_slots``)."""
 
     def namespace(self, name: str | None, create: bool = False) -> Namespace | None:
         """The engine of namespace ``name`` (validated; None/'' is the default namespace)."""

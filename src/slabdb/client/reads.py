@@ -142,14 +142,15 @@ class RecordReads:
         q, sv, found = self._query_vectors(vector, id, sparse_vector, view)
         if view is None or not found:
             return QueryResponse(matches=[], namespace=ns_name, usage=Usage(read_units=1))
-        hits = view.query(
-            vector=q,
-            sparse=sv,
-            metric=self._ctx.config.metric,
-            top_k=k,
-            expr=expr,
-            executor=self._ctx.executor,
-        )
+        with self._ctx.search_slots:  # after the wait for min_lsn, never during it
+            hits = view.query(
+                vector=q,
+                sparse=sv,
+                metric=self._ctx.config.metric,
+                top_k=k,
+                expr=expr,
+                executor=self._ctx.executor,
+            )
         return _response(hits, ns_name, view.applied_lsn, include_values, include_metadata)
 
     def query_batch(
@@ -173,9 +174,10 @@ class RecordReads:
         view = self._view(namespace)
         if view is None:
             return [_response([], ns_name, None, False, False) for _ in range(len(matrix))]
-        batch = view.query_batch(
-            vectors=matrix, metric=cfg.metric, top_k=k, expr=expr, executor=self._ctx.executor
-        )
+        with self._ctx.search_slots:
+            batch = view.query_batch(
+                vectors=matrix, metric=cfg.metric, top_k=k, expr=expr, executor=self._ctx.executor
+            )
         lsn = view.applied_lsn
         return [_response(h, ns_name, lsn, include_values, include_metadata) for h in batch]
 

@@ -39,7 +39,7 @@ from slabdb.filters import Expr
 from slabdb.query.scoring import dense_scores, top_k_rows
 from slabdb.slab.ann import to_index_space
 from slabdb.slab.ann_ivf import rerank_count
-from slabdb.slab.ann_search import GATHERED_ROW_COST, search_cost
+from slabdb.slab.ann_search import GATHERED_ROW_COST, search_cost, single_threaded_faiss
 from slabdb.slab.search import candidate_bitmap, query_vector
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ def search_group_batch(
         return [None if plan is None else ([], plan.covered)] * len(vectors)
     queries = np.stack([_query(plan, v, metric) for v in vectors])
     want = rerank_count(k, group.params.rerank)
+    single_threaded_faiss()
     labels = group.merged.index.search(to_index_space(queries, metric), want, params=plan.params)[1]
     answers: list[Answer | None] = []
     for query, row in zip(queries, labels, strict=True):

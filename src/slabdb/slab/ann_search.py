@@ -9,6 +9,7 @@ candidate rows for the exact re-rank.  The tuned ``efSearch`` widens with k and 
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import faiss
@@ -31,6 +32,18 @@ GATHERED_ROW_COST = 6
 (the gather copies the row: ~300 ns against ~50 ns per row in one matrix-vector pass)."""
 MIN_CANDIDATES = TUNING_K
 """At least this many candidates are re-ranked even for k < 10."""
+
+
+_THREAD = threading.local()
+
+
+def single_threaded_faiss() -> None:
+    """Run faiss on one OpenMP thread in the calling thread (OpenMP settings are per
+    thread, so a server's or an application's own threads would otherwise each start a
+    team of one thread per core for every search: callers x cores spinning threads)."""
+    if not getattr(_THREAD, "single", False):
+        faiss.omp_set_num_threads(1)
+        _THREAD.single = True
 
 
 class AnnIndex:
@@ -152,6 +165,7 @@ class AnnIndex:
         if allowed_bits is not None:
             selector = faiss.IDSelectorBitmap(len(allowed_bits) * 8, faiss.swig_ptr(allowed_bits))
         q = to_index_space(queries, self.params.metric)
+        single_threaded_faiss()
         if self.is_ivf:
             width = ivf.nprobe_for(self.params.ef_search, k, selectivity, self.params.nlist)
             want = ivf.rerank_count(k, self.params.rerank)
