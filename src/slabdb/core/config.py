@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # --- defaults (units in the names) ---------------------------------------------------
 DEFAULT_FLUSH_RECORDS = 10_000
 """Memtable records that trigger a flush to an L0 slab."""
+DEFAULT_MAX_FROZEN_MEMTABLES = 2
+"""Back-pressure: a writer flushes the waiting memtables itself once this many wait (a
+frozen memtable is searched exactly until its flush; docs/design/write-path.md)."""
 DEFAULT_LEVEL_FANOUT = 10
 """Slabs waiting at one level that trigger a merge into the next (10 x 10k = L1 of ~100k)."""
 DEFAULT_MAX_LEVEL = 2
@@ -134,6 +137,7 @@ class EngineConfig:
     """Everything the storage engine is tuned by. Immutable; pass it down."""
 
     flush_records: int = DEFAULT_FLUSH_RECORDS
+    max_frozen_memtables: int = DEFAULT_MAX_FROZEN_MEMTABLES
     level_fanout: int = DEFAULT_LEVEL_FANOUT
     max_level: int = DEFAULT_MAX_LEVEL
     compaction_max_inputs: int = DEFAULT_COMPACTION_MAX_INPUTS
@@ -157,6 +161,8 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if self.flush_records < 1:
             raise ValueError("flush_records must be at least 1")
+        if self.max_frozen_memtables < 1:
+            raise ValueError("max_frozen_memtables must be at least 1")
         if self.level_fanout < 2:
             raise ValueError("level_fanout must be at least 2")
         if self.compaction_max_inputs < 2:
@@ -180,6 +186,7 @@ class Settings(BaseSettings):
 
     data: str = "./data"
     flush_records: int = DEFAULT_FLUSH_RECORDS
+    max_frozen_memtables: int = DEFAULT_MAX_FROZEN_MEMTABLES
     level_fanout: int = DEFAULT_LEVEL_FANOUT
     max_level: int = DEFAULT_MAX_LEVEL
     compaction_max_inputs: int = DEFAULT_COMPACTION_MAX_INPUTS
@@ -202,6 +209,7 @@ class Settings(BaseSettings):
     def engine_config(self) -> EngineConfig:
         return EngineConfig(
             flush_records=self.flush_records,
+            max_frozen_memtables=self.max_frozen_memtables,
             level_fanout=self.level_fanout,
             max_level=self.max_level,
             compaction_max_inputs=self.compaction_max_inputs,

@@ -45,8 +45,6 @@ from slabdb.wal import WalWriter, encode_ops, wal_key
 
 log = logging.getLogger(__name__)
 
-_MAX_FROZEN_BEFORE_INLINE_FLUSH = 2
-"""Backpressure: a writer flushes itself when this many memtables wait."""
 LOG_CHECK_INTERVAL_SECONDS = 60.0
 """How often a refresh that found nothing new also LISTs the log for a gap (always on open)."""
 
@@ -305,7 +303,7 @@ class Namespace:
             waiting = len(self._frozen)
         if waiting == 0:
             return
-        if not self.config.background or waiting >= _MAX_FROZEN_BEFORE_INLINE_FLUSH:
+        if not self.config.background or waiting >= self.config.max_frozen_memtables:
             self.flush_frozen()
         elif self._on_frozen is not None:
             self._on_frozen(self)
