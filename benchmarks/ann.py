@@ -6,9 +6,11 @@ Run from the repository root (peers need ``.venv/bin/pip install -e '.[bench]'``
     .venv/bin/python benchmarks/ann.py                  # 100k Debian descriptions, all systems
     .venv/bin/python benchmarks/ann.py --small          # 20k, SlabDB + faiss only, < 2 min
     .venv/bin/python benchmarks/ann.py --systems slabdb,faiss-same --n 50000
+    .venv/bin/python benchmarks/ann.py --data changelogs  # the second real set
 
-Data: :mod:`ann_data` (Debian package descriptions embedded with SlabDB's MiniLM,
-cached under ``benchmarks/results/cache/``); held-out descriptions are the queries.
+Data: :mod:`ann_data` (Debian package descriptions, or with ``--data changelogs`` the
+installed packages' change-log entries, embedded with SlabDB's MiniLM, cached under
+``benchmarks/results/cache/``); held-out texts of the same set are the queries.
 Metadata: ``section`` (the package's Debian section) and ``bucket`` = row % 100, so
 ``bucket < 1 / 10 / 50`` are filters of exactly 1 %, 10 % and 50 % selectivity.
 
@@ -44,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from ann_data import RealSet, load_real_set
+from ann_data import DATASETS, DESCRIPTIONS, RealSet, load_real_set
 from ann_probes import batch_of, python_per_query, time_batches
 from common import Stopwatch, environment, peak_rss_mb, time_queries, write_json
 from slabdb.slab import ann_ivf as ivf
@@ -429,7 +431,7 @@ def run_worker(args: argparse.Namespace) -> None:
 
 
 def _run_system(args: argparse.Namespace) -> None:
-    data = load_real_set(args.n, args.queries)
+    data = load_real_set(args.n, args.queries, args.data)
     name = args.worker
     if name in ("slabdb", "slabdb-oversubscribed"):
         doc = worker_slabdb(args, data, oversubscribed=name.endswith("oversubscribed"))
@@ -485,6 +487,8 @@ def spawn(name: str, args: argparse.Namespace, ann_params: str) -> dict[str, Any
         str(args.n),
         "--queries",
         str(args.queries),
+        "--data",
+        args.data,
         "--ann-min-rows",
         str(args.ann_min_rows),
         "--flush-records",
@@ -509,6 +513,7 @@ def main() -> None:
     p.add_argument("--small", action="store_true", help="20k records, SlabDB + faiss (< 2 min)")
     p.add_argument("--n", type=int, default=None)
     p.add_argument("--queries", type=int, default=None)
+    p.add_argument("--data", choices=DATASETS, default="debian", help="the real text set")
     p.add_argument("--systems", default=None, help=f"comma list from {','.join(ALL_SYSTEMS)}")
     p.add_argument("--ann-min-rows", type=int, default=None)
     p.add_argument("--flush-records", type=int, default=0)
@@ -533,7 +538,7 @@ def main() -> None:
         if args.systems
         else list(SMALL_SYSTEMS if args.small else ALL_SYSTEMS)
     )
-    data = load_real_set(args.n, args.queries)
+    data = load_real_set(args.n, args.queries, args.data)
     truth = ground_truth(data)
     results: dict[str, Any] = {}
     ann_params = ""
@@ -550,7 +555,7 @@ def main() -> None:
         "n": len(data.texts),
         "queries": args.queries,
         "k": K,
-        "data": "Debian package descriptions, MiniLM-L6 int8 (384-d)",
+        "data": DESCRIPTIONS[args.data],
         "systems": results,
     }
     print("wrote", write_json(args.out, doc))

@@ -1,10 +1,16 @@
-"""Real embeddings for the ANN benchmark: Debian package descriptions, MiniLM, cached on disk.
+"""Real embeddings for the ANN benchmark, MiniLM, cached on disk: two sets of texts.
 
-Texts come from the machine's apt lists (``/var/lib/apt/lists/*_Translation-en.lz4``,
+``debian`` (the default): the machine's apt lists (``/var/lib/apt/lists/*_Translation-en.lz4``,
 read with ``lz4cat``): every package's one-line description, then the first sentence
-of each paragraph of the long descriptions, de-duplicated, in file order.  Each text
-carries its package's ``Section`` (from the ``Packages`` lists) as metadata.  The
-last ``queries`` texts are held out as queries (never indexed).
+of each paragraph of the long descriptions, de-duplicated, in file order.
+
+``changelogs``: the entries of the installed packages' change logs
+(``/usr/share/doc/*/changelog*.gz``, Debian's and upstream's): every bulleted line of
+21-299 characters, de-duplicated, in file order (~275k here): terse developer prose,
+file names and code, another distribution than the descriptions.
+
+Each text carries its package's ``Section`` (from the ``Packages`` lists) as metadata.
+The last ``queries`` texts are held out as queries (never indexed).
 
 Vectors are SlabDB's default embedder (``slabdb.embed.local.MiniLMEmbedder``, 384-d,
 unit norm).  They are cached under ``benchmarks/results/cache/`` (git-ignored): the
@@ -14,6 +20,7 @@ first run embeds (~1,000 texts/s on 2 cores), later runs load the ``.npy`` files
 from __future__ import annotations
 
 import glob
+import gzip
 import json
 import re
 import subprocess
@@ -84,17 +91,42 @@ def _descriptions() -> list[tuple[str, str]]:
     return out
 
 
-def load_real_set(n: int, queries: int) -> RealSet:
-    """``n`` indexed texts and ``queries`` held-out ones, embedded (cached on disk)."""
+_BULLET = re.compile(r"^\s{0,6}[*+-]\s+(\S.*)$")
+DATASETS = ("debian", "changelogs")
+DESCRIPTIONS = {
+    "debian": "Debian package descriptions, MiniLM-L6 int8 (384-d)",
+    "changelogs": "installed packages' change-log entries, MiniLM-L6 int8 (384-d)",
+}
+
+
+def _changelog_entries() -> list[tuple[str, str]]:
+    """(package, text): every bulleted change-log line, de-duplicated."""
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    for path in sorted(glob.glob("/usr/share/doc/*/changelog*.gz")):
+        package = Path(path).parent.name
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                found = _BULLET.match(line.rstrip())
+                text = found.group(1).strip() if found else ""
+                if 20 < len(text) < 300 and text not in seen:
+                    seen.add(text)
+                    out.append((package, text))
+    return out
+
+
+def load_real_set(n: int, queries: int, name: str = "debian") -> RealSet:
+    """``n`` indexed texts and ``queries`` held-out ones of set ``name``, embedded
+    (cached on disk)."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     (CACHE_DIR / ".gitignore").write_text("*\n")
-    texts_path = CACHE_DIR / "debian-texts.json"
-    vectors_path = CACHE_DIR / "debian-minilm.npy"
+    texts_path = CACHE_DIR / f"{name}-texts.json"
+    vectors_path = CACHE_DIR / f"{name}-minilm.npy"
     if texts_path.exists():
         doc = json.loads(texts_path.read_text())
     else:
         sections = _sections()
-        pairs = _descriptions()
+        pairs = _descriptions() if name == "debian" else _changelog_entries()
         doc = {"texts": [t for _, t in pairs], "sections": [sections.get(p, "?") for p, _ in pairs]}
         texts_path.write_text(json.dumps(doc))
     texts, sections_all = doc["texts"], doc["sections"]
