@@ -72,26 +72,12 @@ class _Plan:
 def search_groups(
     view: NamespaceView, vector: F32 | None, metric: str, k: int, expr: Expr | None
 ) -> tuple[list[Candidates], frozenset[int]]:
-    """Candidates of every group that answers the query, and the positions they cover."""
-    out: list[Candidates] = []
-    covered: set[int] = set()
+    """Candidates of every group that answers the query, and the positions they cover
+    (:func:`search_groups_batch` of one query)."""
     if vector is None:
-        return out, frozenset()
-    for group in view.code_groups:
-        if group.params.metric != metric:
-            continue
-        found = search_group(view, group, vector, metric, k, expr)
-        if found is not None:
-            out += found[0]
-            covered.update(found[1])
-    return out, frozenset(covered)
-
-
-def search_group(
-    view: NamespaceView, group: CodeGroup, vector: F32, metric: str, k: int, expr: Expr | None
-) -> Answer | None:
-    """The group's answer to one dense query of its metric, or None (declined)."""
-    return search_group_batch(view, group, vector.reshape(1, -1), metric, k, expr)[0]
+        return [], frozenset()
+    ((found, covered),) = search_groups_batch(view, vector.reshape(1, -1), metric, k, expr)
+    return found, frozenset(covered)
 
 
 def search_groups_batch(
