@@ -103,11 +103,12 @@ def layouts(base: np.ndarray, queries: np.ndarray, gt: np.ndarray) -> dict[str, 
         return np.concatenate(found)
 
     one, _ = built(spec, base)
-    merged, add_seconds = _one_codebook_merged(parts, base)
+    merged, timings = _one_codebook_merged(parts, base)
     out: dict[str, Any] = {
-        "10k flat build seconds (median): own codebook (train + add), shared (add)": {
+        "seconds: 10k flat with its own codebook (train + add), with a shared one (add); "
+        "merging the ten, extending nine by one": {
             "own": float(np.median([seconds for _s, _i, seconds in own])),
-            "shared": add_seconds,
+            **timings,
         },
         f"{len(parts)} x 10k flat, depth {depth // 2} each": measure(ten, base, queries, gt, True),
         "1 flat over all rows, depth 100": measure(
@@ -135,11 +136,14 @@ def layouts(base: np.ndarray, queries: np.ndarray, gt: np.ndarray) -> dict[str, 
     return out
 
 
-def _one_codebook_merged(parts: list[tuple[int, Any]], base: np.ndarray) -> tuple[Any, float]:
+def _one_codebook_merged(
+    parts: list[tuple[int, Any]], base: np.ndarray
+) -> tuple[Any, dict[str, float]]:
     """The L0 layout as SlabDB searches it (``slabdb.engine.code_groups``): every 10k
     part encoded with the first part's quantizers, the codes appended into one index
     (``slabdb.slab.ann_merge.appended``), ids offset by each part's first row; and the
-    median seconds of encoding a part (no training)."""
+    seconds of encoding a part (median, no training), of merging all the parts, and of
+    extending the merge of all but the last by the last (what a flush costs a group)."""
     from slabdb.slab.ann_merge import appended
 
     codebook = faiss.clone_index(parts[0][1])
@@ -151,7 +155,15 @@ def _one_codebook_merged(parts: list[tuple[int, Any]], base: np.ndarray) -> tupl
         part.add(base[start : start + 10_000])
         seconds.append(time.perf_counter() - started)
         shared.append((part, start))
-    return appended(None, shared), float(np.median(seconds))
+    started = time.perf_counter()
+    merged = appended(None, shared)
+    merge_seconds = time.perf_counter() - started
+    all_but_last = appended(None, shared[:-1])
+    started = time.perf_counter()
+    appended(all_but_last, shared[-1:])
+    extend_seconds = time.perf_counter() - started
+    timings = {"shared": float(np.median(seconds)), "merge": merge_seconds}
+    return merged, {**timings, "extend_by_one": extend_seconds}
 
 
 def main() -> None:

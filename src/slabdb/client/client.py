@@ -12,7 +12,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import faiss
 from threadpoolctl import threadpool_limits
 
 from slabdb.client import validation
@@ -76,11 +75,6 @@ class _ProcessLimits:
                 cls._switch_interval = None
 
 
-def _query_worker_init() -> None:
-    """Each query thread runs faiss single-threaded (OpenMP settings are per thread)."""
-    faiss.omp_set_num_threads(1)
-
-
 class IndexList(list[IndexModel]):
     """What ``list_indexes`` returns: a list of IndexModel with ``names()``."""
 
@@ -112,8 +106,8 @@ class Client:
         pool, blas = thread_budget(self.config.query_threads)
         _ProcessLimits.acquire(blas, self.config.switch_interval_seconds)
         self.executor = ThreadPoolExecutor(
-            max_workers=pool, thread_name_prefix="slabdb-query", initializer=_query_worker_init
-        )
+            max_workers=pool, thread_name_prefix="slabdb-query"
+        )  # each search runs faiss on one thread (slab.ann_search.single_threaded_faiss)
         self.search_slots = threading.BoundedSemaphore(pool)
         """At most one search per pool thread runs at once: more callers (a server's
         request threads, an application's) wait here asleep instead of contending for

@@ -20,7 +20,7 @@ from pyroaring import AbstractBitMap
 from slabdb.core.errors import CorruptionError
 from slabdb.filters.cache import PackedSelectors
 from slabdb.slab import ann_ivf as ivf
-from slabdb.slab.ann import FLAT_KIND, TUNING_K, AnnParams, to_index_space
+from slabdb.slab.ann import TUNING_K, AnnParams, to_index_space
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -114,8 +114,8 @@ class AnnIndex:
 
     @property
     def codebook(self) -> str:
-        """The flat codes' codebook digest ("" for other indexes)."""
-        return self.params.codebook if self.params.label == FLAT_KIND else ""
+        """The flat codes' codebook digest ("" for other indexes: only flat codes get one)."""
+        return self.params.codebook
 
     @property
     def faiss_index(self) -> Any:
